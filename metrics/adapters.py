@@ -1,0 +1,585 @@
+"""Platform adapters: each native response body -> column rows, per CONTRACT §2.
+
+Each adapter reads only the fields the metric mapping names. A record that cannot be used is
+rejected alone, through `Context.reject`, so its siblings in the same response are kept; a
+response that cannot be used at all returns a `Reject` and the caller quarantines the line.
+Values are parsed exactly: integers stay Python ints (snowflake ids never meet a float), numeric
+strings are accepted, and a missing or null metric stays None, meaning "unknown", never zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+import orjson
+import polars as pl
+
+from metrics.schema import POST_METRICS
+
+Rows = dict[str, list[Any]]
+
+POST_COLUMNS = (
+    "platform_post_id",
+    "platform",
+    "social_account_id",
+    "collected_at",
+    "landing_file",
+    "line",
+    *POST_METRICS,
+)
+PERIOD_COLUMNS = (
+    "platform_post_id",
+    "platform",
+    "social_account_id",
+    "day",
+    "collected_at",
+    "landing_file",
+    "line",
+    *POST_METRICS,
+)
+FOLLOWER_COLUMNS = (
+    "social_account_id",
+    "platform",
+    "collected_at",
+    "landing_file",
+    "line",
+    "followers",
+)
+SIGHTING_COLUMNS = (
+    "platform_post_id",
+    "platform",
+    "native_id",
+    "social_account_id",
+    "published_at",
+    "media_kind",
+    "collected_at",
+    "landing_file",
+    "line",
+)
+
+EPOCH_COLUMNS = frozenset({"collected_at", "published_at"})
+RAW_TYPES: dict[str, pl.DataType] = {
+    **{m: pl.Int64() for m in POST_METRICS},
+    "collected_at": pl.Int64(),
+    "published_at": pl.Int64(),
+    "line": pl.Int64(),
+    "followers": pl.Int64(),
+    "day": pl.Date(),
+}
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Why a line or record cannot be used: a stable reason code and a human detail."""
+
+    reason: str
+    detail: str
+
+
+class _Bad:
+    """Marks a value that is present but not a usable number."""
+
+
+BAD = _Bad()
+
+
+def new_rows(columns: tuple[str, ...]) -> Rows:
+    return {c: [] for c in columns}
+
+
+@dataclass(frozen=True)
+class Context:
+    file: str
+    line: int
+    platform: str
+    account: str
+    collected_at: int
+    reject: Callable[[str, int, int | None, str, str, str], None]
+
+    def reject_record(self, index: int, record: object, reason: str, detail: str) -> None:
+        raw = orjson.dumps(record).decode() if record is not None else ""
+        self.reject(self.file, self.line, index, reason, detail, raw)
+
+
+@lru_cache(maxsize=65536)
+def parse_timestamp(text: str) -> int | Reject:
+    """ISO-8601 with `Z` or an offset (also `+0000`) -> epoch seconds, truncated to the second."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return Reject("invalid_envelope", f"{text!r} is not an ISO-8601 timestamp")
+    if parsed.tzinfo is None:
+        return Reject("timestamp_without_zone", f"{text!r} has no UTC offset or Z")
+    return int(parsed.astimezone(UTC).timestamp() // 1)
+
+
+def count(value: object) -> int | _Bad | None:
+    """A whole number from a JSON number or numeric string; None when absent."""
+    kind = type(value)
+    if kind is int:
+        return value  # type: ignore[return-value]
+    if value is None:
+        return None
+    if kind is str:
+        try:
+            return int(value)  # type: ignore[arg-type]
+        except ValueError:
+            return _integral(_decimal(value))
+    if kind is float:
+        return int(value) if value.is_integer() else BAD  # type: ignore[union-attr]
+    return BAD
+
+
+def scaled(value: object, factor: int) -> int | _Bad | None:
+    """A possibly fractional quantity times `factor`, rounded half-to-even to a whole number."""
+    kind = type(value)
+    if kind is int:
+        return value * factor  # type: ignore[operator]
+    if value is None:
+        return None
+    if kind is float or kind is str:
+        dec = _decimal(value)
+        if dec is None:
+            return BAD
+        return int((dec * factor).to_integral_value(rounding=ROUND_HALF_EVEN))
+    return BAD
+
+
+def _decimal(value: object) -> Decimal | None:
+    try:
+        dec = Decimal(repr(value) if type(value) is float else str(value).strip())
+    except InvalidOperation:
+        return None
+    return dec if dec.is_finite() else None
+
+
+def _integral(dec: Decimal | None) -> int | _Bad:
+    if dec is None or dec != dec.to_integral_value():
+        return BAD
+    return int(dec)
+
+
+def native_id(value: object) -> str | None:
+    """Ids stay strings; a JSON integer id is exact in Python, so str() of it is safe."""
+    if type(value) is str and value:
+        return value  # type: ignore[return-value]
+    if type(value) is int:
+        return str(value)
+    return None
+
+
+def _metric_values(
+    pairs: tuple[tuple[str, object], ...], lifetime: bool
+) -> dict[str, int | None] | Reject:
+    values: dict[str, int | None] = {}
+    for metric, parsed in pairs:
+        if parsed is BAD:
+            return Reject("non_numeric", f"{metric} is not a number")
+        if lifetime and parsed is not None and parsed < 0:  # type: ignore[operator]
+            return Reject("negative_counter", f"lifetime {metric} is negative ({parsed})")
+        values[metric] = parsed  # type: ignore[assignment]
+    return values
+
+
+class Sink:
+    """What an adapter writes to; implemented by the partition builder."""
+
+    posts: Rows
+    periods: Rows
+    followers: Rows
+
+    def sighting(
+        self,
+        post_id: str,
+        platform: str,
+        native: str,
+        account: str,
+        published_at: int | None,
+        media_kind: str | None,
+        ctx: Context,
+    ) -> None: ...
+
+
+def _post_row(out: Sink, ctx: Context, post_id: str, values: dict[str, int | None]) -> None:
+    rows = out.posts
+    rows["platform_post_id"].append(post_id)
+    rows["platform"].append(ctx.platform)
+    rows["social_account_id"].append(ctx.account)
+    rows["collected_at"].append(ctx.collected_at)
+    rows["landing_file"].append(ctx.file)
+    rows["line"].append(ctx.line)
+    for metric in POST_METRICS:
+        rows[metric].append(values.get(metric))
+
+
+def _follower_row(out: Sink, ctx: Context, value: object) -> Reject | None:
+    parsed = count(value)
+    if parsed is BAD:
+        return Reject("non_numeric", f"follower count {value!r} is not a number")
+    if parsed is None:
+        return Reject("invalid_envelope", "the follower count is missing")
+    if parsed < 0:  # type: ignore[operator]
+        return Reject("negative_counter", f"follower count is negative ({parsed})")
+    rows = out.followers
+    rows["social_account_id"].append(ctx.account)
+    rows["platform"].append(ctx.platform)
+    rows["collected_at"].append(ctx.collected_at)
+    rows["landing_file"].append(ctx.file)
+    rows["line"].append(ctx.line)
+    rows["followers"].append(parsed)
+    return None
+
+
+def _list_of_records(value: object, where: str) -> list[Any] | Reject:
+    if not isinstance(value, list):
+        return Reject("invalid_envelope", f"{where} must be a list")
+    return value
+
+
+def _published(record: dict[str, Any], key: str) -> int | Reject | None:
+    raw = record.get(key)
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        return Reject("invalid_record", f"{key} must be an ISO-8601 string")
+    parsed = parse_timestamp(raw)
+    if isinstance(parsed, Reject):
+        reason = "invalid_record" if parsed.reason == "invalid_envelope" else parsed.reason
+        return Reject(reason, f"{key}: {parsed.detail}")
+    return parsed
+
+
+def _tiktok_error(response: dict[str, Any]) -> Reject | None:
+    code = response.get("code", 0)
+    if code not in (0, "0"):
+        return Reject("api_error", f"TikTok code {code}: {response.get('message', '')}")
+    return None
+
+
+def tiktok_videos(response: dict[str, Any], ctx: Context, out: Sink) -> Reject | None:
+    error = _tiktok_error(response)
+    if error:
+        return error
+    data = response.get("data")
+    videos = _list_of_records(
+        data.get("videos") if isinstance(data, dict) else None, "response.data.videos"
+    )
+    if isinstance(videos, Reject):
+        return videos
+    for i, video in enumerate(videos):
+        if not isinstance(video, dict) or (native := native_id(video.get("item_id"))) is None:
+            ctx.reject_record(i, video, "invalid_record", "a video needs an item_id")
+            continue
+        created = count(video.get("create_time"))
+        if created is BAD:
+            ctx.reject_record(i, video, "non_numeric", "create_time is not epoch seconds")
+            continue
+        saves = video.get("favorites", video.get("favorities"))
+        values = _metric_values(
+            (
+                ("views", count(video.get("video_views"))),
+                ("reach", count(video.get("reach"))),
+                ("likes", count(video.get("likes"))),
+                ("comments", count(video.get("comments"))),
+                ("shares", count(video.get("shares"))),
+                ("saves", count(saves)),
+                ("watch_time_ms", scaled(video.get("total_time_watched"), 1000)),
+            ),
+            lifetime=True,
+        )
+        if isinstance(values, Reject):
+            ctx.reject_record(i, video, values.reason, values.detail)
+            continue
+        post_id = f"pst_tiktok_{native}"
+        kind = video.get("media_type") if isinstance(video.get("media_type"), str) else "VIDEO"
+        out.sighting(post_id, "tiktok", native, ctx.account, created, kind, ctx)  # type: ignore[arg-type]
+        _post_row(out, ctx, post_id, values)
+    return None
+
+
+def tiktok_account(response: dict[str, Any], ctx: Context, out: Sink) -> Reject | None:
+    error = _tiktok_error(response)
+    if error:
+        return error
+    data = response.get("data")
+    if not isinstance(data, dict):
+        return Reject("invalid_envelope", "response.data must be an object")
+    return _follower_row(out, ctx, data.get("followers_count"))
+
+
+_IG_INSIGHTS = {
+    "views": "views",
+    "reach": "reach",
+    "likes": "likes",
+    "comments": "comments",
+    "shares": "shares",
+    "saved": "saves",
+    "ig_reels_video_view_total_time": "watch_time_ms",
+}
+
+
+def _ig_insights(media: dict[str, Any]) -> dict[str, object] | Reject:
+    insights = media.get("insights")
+    if insights is None:
+        return {}
+    items = insights.get("data") if isinstance(insights, dict) else None
+    if not isinstance(items, list):
+        return Reject("invalid_record", "insights must be {'data': [...]}")
+    found: dict[str, object] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            return Reject("invalid_record", "an insight must be an object")
+        metric = _IG_INSIGHTS.get(item.get("name"))  # type: ignore[arg-type]
+        values = item.get("values")
+        if metric is None or not isinstance(values, list) or not values:
+            continue
+        first = values[0]
+        found[metric] = count(first.get("value") if isinstance(first, dict) else BAD)
+    return found
+
+
+def instagram_media(response: dict[str, Any], ctx: Context, out: Sink) -> Reject | None:
+    if "error" in response:
+        return Reject("api_error", f"Instagram error: {orjson.dumps(response['error']).decode()}")
+    media_list = _list_of_records(response.get("data"), "response.data")
+    if isinstance(media_list, Reject):
+        return media_list
+    for i, media in enumerate(media_list):
+        if not isinstance(media, dict) or (native := native_id(media.get("id"))) is None:
+            ctx.reject_record(i, media, "invalid_record", "a media object needs an id")
+            continue
+        published = _published(media, "timestamp")
+        if isinstance(published, Reject):
+            ctx.reject_record(i, media, published.reason, published.detail)
+            continue
+        insights = _ig_insights(media)
+        if isinstance(insights, Reject):
+            ctx.reject_record(i, media, insights.reason, insights.detail)
+            continue
+        likes = insights.get("likes")
+        comments = insights.get("comments")
+        values = _metric_values(
+            (
+                ("views", insights.get("views")),
+                ("reach", insights.get("reach")),
+                ("likes", likes if likes is not None else count(media.get("like_count"))),
+                (
+                    "comments",
+                    comments if comments is not None else count(media.get("comments_count")),
+                ),
+                ("shares", insights.get("shares")),
+                ("saves", insights.get("saves")),
+                ("watch_time_ms", insights.get("watch_time_ms")),
+            ),
+            lifetime=True,
+        )
+        if isinstance(values, Reject):
+            ctx.reject_record(i, media, values.reason, values.detail)
+            continue
+        kind = media.get("media_product_type") or media.get("media_type")
+        post_id = f"pst_instagram_{native}"
+        out.sighting(
+            post_id,
+            "instagram",
+            native,
+            ctx.account,
+            published,
+            kind if isinstance(kind, str) else None,
+            ctx,
+        )
+        _post_row(out, ctx, post_id, values)
+    return None
+
+
+def instagram_user(response: dict[str, Any], ctx: Context, out: Sink) -> Reject | None:
+    if "error" in response:
+        return Reject("api_error", f"Instagram error: {orjson.dumps(response['error']).decode()}")
+    return _follower_row(out, ctx, response.get("followers_count"))
+
+
+def _youtube_error(response: dict[str, Any]) -> Reject | None:
+    if "error" in response:
+        return Reject("api_error", f"YouTube error: {orjson.dumps(response['error']).decode()}")
+    return None
+
+
+def youtube_videos(response: dict[str, Any], ctx: Context, out: Sink) -> Reject | None:
+    error = _youtube_error(response)
+    if error:
+        return error
+    items = _list_of_records(response.get("items"), "response.items")
+    if isinstance(items, Reject):
+        return items
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or (native := native_id(item.get("id"))) is None:
+            ctx.reject_record(i, item, "invalid_record", "a video needs an id")
+            continue
+        snippet = item.get("snippet")
+        published = _published(snippet if isinstance(snippet, dict) else {}, "publishedAt")
+        if isinstance(published, Reject):
+            ctx.reject_record(i, item, published.reason, published.detail)
+            continue
+        out.sighting(
+            f"pst_youtube_{native}", "youtube", native, ctx.account, published, "video", ctx
+        )
+    return None
+
+
+_YT_METRICS = {
+    "views": ("views", 1),
+    "likes": ("likes", 1),
+    "comments": ("comments", 1),
+    "shares": ("shares", 1),
+    "estimatedMinutesWatched": ("watch_time_ms", 60_000),
+}
+
+
+def youtube_report(response: dict[str, Any], ctx: Context, out: Sink) -> Reject | None:
+    error = _youtube_error(response)
+    if error:
+        return error
+    headers = _list_of_records(response.get("columnHeaders"), "response.columnHeaders")
+    if isinstance(headers, Reject):
+        return headers
+    names = [h.get("name") if isinstance(h, dict) else None for h in headers]
+    if "day" not in names or "video" not in names:
+        return Reject("invalid_envelope", "reports.query needs the dimensions `day` and `video`")
+    rows = response.get("rows")
+    if rows is None:
+        return None
+    rows = _list_of_records(rows, "response.rows")
+    if isinstance(rows, Reject):
+        return rows
+    for i, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != len(names):
+            ctx.reject_record(i, row, "invalid_record", "a row must have one value per header")
+            continue
+        by_name = dict(zip(names, row, strict=True))
+        native = native_id(by_name["video"])
+        try:
+            day = date.fromisoformat(by_name["day"])
+        except (TypeError, ValueError):
+            day = None
+        if native is None or day is None:
+            ctx.reject_record(i, row, "invalid_record", "a row needs a `video` id and a `day`")
+            continue
+        pairs = tuple(
+            (metric, scaled(by_name.get(name), factor) if factor != 1 else count(by_name.get(name)))
+            for name, (metric, factor) in _YT_METRICS.items()
+        )
+        values = _metric_values(pairs, lifetime=False)
+        if isinstance(values, Reject):
+            ctx.reject_record(i, row, values.reason, values.detail)
+            continue
+        post_id = f"pst_youtube_{native}"
+        out.sighting(post_id, "youtube", native, ctx.account, None, "video", ctx)
+        rows_out = out.periods
+        rows_out["platform_post_id"].append(post_id)
+        rows_out["platform"].append("youtube")
+        rows_out["social_account_id"].append(ctx.account)
+        rows_out["day"].append(day)
+        rows_out["collected_at"].append(ctx.collected_at)
+        rows_out["landing_file"].append(ctx.file)
+        rows_out["line"].append(ctx.line)
+        for metric in POST_METRICS:
+            rows_out[metric].append(values.get(metric))
+    return None
+
+
+def youtube_channel(response: dict[str, Any], ctx: Context, out: Sink) -> Reject | None:
+    error = _youtube_error(response)
+    if error:
+        return error
+    items = response.get("items")
+    if not isinstance(items, list) or not items or not isinstance(items[0], dict):
+        return Reject("invalid_envelope", "channels.list returned no channel item")
+    stats = items[0].get("statistics")
+    if not isinstance(stats, dict):
+        return Reject("invalid_envelope", "the channel item has no statistics")
+    return _follower_row(out, ctx, stats.get("subscriberCount"))
+
+
+def _sum_known(a: object, b: object) -> object:
+    if a is BAD or b is BAD:
+        return BAD
+    if a is None or b is None:
+        return None
+    return a + b  # type: ignore[operator]
+
+
+def x_tweets(response: dict[str, Any], ctx: Context, out: Sink) -> Reject | None:
+    errors = response.get("errors")
+    data = response.get("data")
+    if data is None and isinstance(errors, list) and errors:
+        return Reject("api_error", f"X errors only: {orjson.dumps(errors).decode()[:500]}")
+    tweets = _list_of_records(data, "response.data")
+    if isinstance(tweets, Reject):
+        return tweets
+    if isinstance(errors, list):
+        for i, err in enumerate(errors):
+            title = err.get("title", "error") if isinstance(err, dict) else "error"
+            ctx.reject_record(i, err, "api_error", f"X errors[{i}]: {title}")
+    for i, tweet in enumerate(tweets):
+        if not isinstance(tweet, dict) or (native := native_id(tweet.get("id"))) is None:
+            ctx.reject_record(i, tweet, "invalid_record", "a tweet needs an id")
+            continue
+        published = _published(tweet, "created_at")
+        if isinstance(published, Reject):
+            ctx.reject_record(i, tweet, published.reason, published.detail)
+            continue
+        pm = tweet.get("public_metrics")
+        if pm is not None and not isinstance(pm, dict):
+            ctx.reject_record(i, tweet, "invalid_record", "public_metrics must be an object")
+            continue
+        pm = pm or {}
+        impressions = count(pm.get("impression_count"))
+        values = _metric_values(
+            (
+                ("views", impressions),
+                ("impressions", impressions),
+                ("likes", count(pm.get("like_count"))),
+                ("comments", count(pm.get("reply_count"))),
+                (
+                    "shares",
+                    _sum_known(count(pm.get("retweet_count")), count(pm.get("quote_count"))),
+                ),
+                ("saves", count(pm.get("bookmark_count"))),
+            ),
+            lifetime=True,
+        )
+        if isinstance(values, Reject):
+            ctx.reject_record(i, tweet, values.reason, values.detail)
+            continue
+        post_id = f"pst_x_{native}"
+        out.sighting(post_id, "x", native, ctx.account, published, "tweet", ctx)
+        _post_row(out, ctx, post_id, values)
+    return None
+
+
+def x_user(response: dict[str, Any], ctx: Context, out: Sink) -> Reject | None:
+    data = response.get("data")
+    if data is None and response.get("errors"):
+        return Reject("api_error", f"X errors: {orjson.dumps(response['errors']).decode()[:500]}")
+    if not isinstance(data, dict) or not isinstance(data.get("public_metrics"), dict):
+        return Reject("invalid_envelope", "response.data.public_metrics must be an object")
+    return _follower_row(out, ctx, data["public_metrics"].get("followers_count"))
+
+
+Handler = Callable[[dict[str, Any], Context, Sink], Reject | None]
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    ("tiktok", "business/video/list"): tiktok_videos,
+    ("tiktok", "business/get"): tiktok_account,
+    ("instagram", "media"): instagram_media,
+    ("instagram", "user"): instagram_user,
+    ("youtube", "videos.list"): youtube_videos,
+    ("youtube", "reports.query"): youtube_report,
+    ("youtube", "channels.list"): youtube_channel,
+    ("x", "tweets"): x_tweets,
+    ("x", "users"): x_user,
+}
