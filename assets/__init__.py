@@ -1,0 +1,10 @@
+"""Thin Dagster asset definitions over the `metrics` domain package."""
+
+import warnings
+
+import dagster as dg
+
+# Single-run backfill policies and pools are the documented way to run ranges; their
+# beta/preview notices would otherwise print on every code-location load.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)

@@ -185,6 +185,25 @@ def _read_lines(path: Path) -> list[bytes]:
     return lines
 
 
+def count_landing_lines(raw: Path, landing_date: date) -> int:
+    """Count the lines of a landing date's files without parsing them: the reconciliation check's
+    independent side. A file that is not JSONL, or cannot be read, counts as one line."""
+    total = 0
+    for path in landing_files(raw, landing_date):
+        if not path.name.endswith(LANDING_SUFFIXES):
+            total += 1
+            continue
+        try:
+            data = path.read_bytes()
+            if path.name.endswith(".gz"):
+                data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error, gzip.BadGzipFile):
+            total += 1
+            continue
+        total += data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
+    return total
+
+
 def _normalize_file(path: Path, raw_root: Path, catalog: Catalog, out: _Builder) -> None:
     rel = path.relative_to(raw_root).as_posix()
     folder = rel.split("/", 1)[0]
@@ -297,6 +316,7 @@ __all__ = [
     "NORMALIZED_TABLES",
     "Accounting",
     "NormalizedPartition",
+    "count_landing_lines",
     "landing_dates",
     "landing_files",
     "normalize_partition",

@@ -97,8 +97,7 @@ POSTS: dict[str, pl.DataType] = {
     "social_account_id": pl.String(),
     "published_at": UTC_TS,
     "media_kind": pl.String(),
-    "first_collected_at": UTC_TS,
-    "last_collected_at": UTC_TS,
+    "last_seen_at": UTC_TS,
 }
 
 # Hourly increments per post (hive key `day`, the UTC day of `hour`).

@@ -1,0 +1,51 @@
+# Two commands do everything on a machine with only Python 3.11+ and make:
+#   make demo   environment from the lock, sample data, the whole pipeline through Dagster, an answer
+#   make test   the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export METRICS_RAW_DIR ?= $(CURDIR)/data/raw
+export METRICS_WAREHOUSE_DIR ?= $(CURDIR)/data/warehouse
+DEMO_ARGS ?= --seed 7 --accounts 16 --posts-per-account 6 --days 5 --start 2026-03-02
+
+.PHONY: env demo test ui lint format bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(BIN)/metrics: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+env: $(BIN)/metrics
+
+$(DAGSTER_HOME)/dagster.yaml: pipelines/dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp pipelines/dagster.yaml $@
+
+demo: env $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/metrics demo
+
+test: env
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+ui: env $(DAGSTER_HOME)/dagster.yaml
+	@test -d $(METRICS_WAREHOUSE_DIR) || $(MAKE) demo
+	$(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
+
+lint: env
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: env
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench: env
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf data/raw data/warehouse $(DAGSTER_HOME)

@@ -1,0 +1,159 @@
+"""Ingest and normalize: the landing zone -> catalog tables and normalized observations."""
+
+from datetime import date
+
+import dagster as dg
+
+from metrics import ingest, storage
+from metrics.catalog import load_catalog
+from metrics.normalize import NORMALIZED_TABLES, Accounting, count_landing_lines
+from pipelines.partitions import landing_partitions
+from pipelines.resources import WarehouseResource
+
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+RECONCILE_CHECK = "lines_reconcile"
+
+landing_zone = dg.AssetSpec(
+    "landing_zone",
+    group_name="ingest",
+    description="Raw platform exports under <raw>/<platform>/<landing date>/*.jsonl[.gz] "
+    "(CONTRACT §2). Files are never modified after landing; re-deliveries are new files.",
+    kinds={"json"},
+    owners=["team:data-platform"],
+)
+
+
+@dg.asset(
+    group_name="ingest",
+    deps=[landing_zone],
+    partitions_def=landing_partitions,
+    backfill_policy=SINGLE_RUN,
+    kinds={"polars", "parquet"},
+    owners=["team:data-platform"],
+    pool="warehouse_writer",
+)
+def catalog(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """The newest catalog snapshot as `catalog_entities` and `catalog_accounts`.
+
+    Attribution follows the newest snapshot, so every run republishes it whole.
+    """
+    cat = ingest.write_catalog_tables(warehouse.raw, warehouse.warehouse)
+    for where, why in cat.rejected:
+        context.log.warning(f"catalog snapshot {where} skipped: {why}")
+    return dg.MaterializeResult(
+        metadata={
+            "snapshot": cat.snapshot_file or "none",
+            "accounts": cat.accounts.height,
+            "entities": cat.entities.height,
+            "rejected_snapshots": len(cat.rejected),
+            "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, "catalog_accounts")),
+        }
+    )
+
+
+_DESCRIPTIONS = {
+    "post_observations": "Lifetime snapshots per post (TikTok, Instagram, X): one row per post per "
+    "pull, metrics null when unknown at that pull.",
+    "period_observations": "YouTube per-day rows (Pacific days) with their UTC span.",
+    "follower_observations": "Follower gauge snapshots per account.",
+    "post_sightings": "Per landing date, the newest sighting of each post and its newest known "
+    "publication time.",
+    "quarantine": "Every line or record that could not be used, with file, line, reason and raw "
+    "text.",
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            table,
+            group_name="normalize",
+            deps=[landing_zone, "catalog"],
+            description=_DESCRIPTIONS[table],
+            kinds={"polars", "parquet"},
+            owners=["team:data-platform"],
+        )
+        for table in NORMALIZED_TABLES
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            RECONCILE_CHECK,
+            asset="quarantine",
+            blocking=True,
+            description="Lines read = lines used + lines quarantined, and lines read equals an "
+            "independent count of the landing files' lines.",
+        )
+    ],
+    partitions_def=landing_partitions,
+    backfill_policy=SINGLE_RUN,
+)
+def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Normalize each landing date of the run; each date's partition is replaced atomically."""
+    cat = load_catalog(warehouse.raw)
+    total = Accounting()
+    rows = dict.fromkeys(NORMALIZED_TABLES, 0)
+    written = 0
+    recount = 0
+    for key in context.partition_keys:
+        day = date.fromisoformat(key)
+        stats = ingest.ingest_landing_date(warehouse.raw, warehouse.warehouse, day, cat)
+        recount += count_landing_lines(warehouse.raw, day)
+        total.add(stats.accounting)
+        written += stats.bytes_written
+        for table, n in stats.rows.items():
+            rows[table] += n
+        acc = stats.accounting
+        context.log.info(
+            f"{key}: {acc.files} files, {acc.lines_read} lines = {acc.lines_used} used + "
+            f"{acc.lines_quarantined} quarantined ({acc.records_quarantined} records quarantined)"
+        )
+    for table in NORMALIZED_TABLES:
+        metadata: dict[str, object] = {
+            "dagster/row_count": rows[table],
+            "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, table)),
+        }
+        if table == "quarantine":
+            metadata |= {
+                "lines_read": total.lines_read,
+                "lines_used": total.lines_used,
+                "lines_quarantined": total.lines_quarantined,
+                "records_quarantined": total.records_quarantined,
+                "files": total.files,
+                "bytes_written": written,
+                "by_reason": dg.MetadataValue.json(dict(sorted(total.reasons.items()))),
+            }
+        yield dg.MaterializeResult(asset_key=table, metadata=metadata)
+    yield dg.AssetCheckResult(
+        check_name=RECONCILE_CHECK,
+        asset_key="quarantine",
+        passed=total.balanced and recount == total.lines_read,
+        metadata={
+            "lines_read": total.lines_read,
+            "lines_counted_independently": recount,
+            "lines_used": total.lines_used,
+            "lines_quarantined": total.lines_quarantined,
+        },
+    )
+
+
+@dg.asset(
+    group_name="normalize",
+    deps=["post_sightings"],
+    partitions_def=landing_partitions,
+    backfill_policy=SINGLE_RUN,
+    kinds={"polars", "parquet"},
+    owners=["team:data-platform"],
+    pool="warehouse_writer",
+)
+def posts(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One row per post, rebuilt from every landing date's sightings (small: posts × dates)."""
+    df = ingest.rebuild_posts(warehouse.warehouse)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": df.height,
+            "without_published_at": df["published_at"].null_count(),
+            "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, "posts")),
+        }
+    )

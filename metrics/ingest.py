@@ -1,0 +1,93 @@
+"""Ingest steps the Dagster assets call: normalize a landing date, rebuild posts and the catalog.
+
+Each step takes paths and returns plain statistics, so it runs the same from a test, the CLI or
+an asset. Partitions are rewritten whole and atomically (metrics/storage.py), which is what makes
+a re-run give identical files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from metrics import storage
+from metrics.catalog import Catalog, load_catalog
+from metrics.normalize import NORMALIZED_TABLES, Accounting, normalize_partition
+from metrics.schema import POST_SIGHTINGS, POSTS
+
+
+@dataclass(frozen=True)
+class IngestStats:
+    landing_date: date
+    accounting: Accounting
+    rows: dict[str, int]
+    bytes_written: int
+    paths: dict[str, str]
+
+
+def ingest_landing_date(
+    raw: Path, warehouse: Path, landing_date: date, catalog: Catalog
+) -> IngestStats:
+    """Normalize one landing date and replace its partition of every normalized table."""
+    part = normalize_partition(raw, landing_date, catalog)
+    rows: dict[str, int] = {}
+    paths: dict[str, str] = {}
+    written = 0
+    for table in NORMALIZED_TABLES:
+        df = part.tables[table]
+        path, size = storage.write_partition(
+            warehouse, table, df, "landing_date", landing_date.isoformat()
+        )
+        rows[table] = df.height
+        paths[table] = str(path)
+        written += size
+    return IngestStats(landing_date, part.accounting, rows, written, paths)
+
+
+def write_catalog_tables(raw: Path, warehouse: Path) -> Catalog:
+    """Publish the newest catalog as `catalog_entities` and `catalog_accounts`."""
+    catalog = load_catalog(raw)
+    storage.write_partition(warehouse, "catalog_entities", catalog.entities)
+    storage.write_partition(warehouse, "catalog_accounts", catalog.accounts)
+    return catalog
+
+
+def rebuild_posts(warehouse: Path) -> pl.DataFrame:
+    """One row per post from every partition's sightings; the newest sighting names the account.
+
+    Sightings are one row per post per landing date, so this reads a table the size of
+    posts × landing dates, never the observations.
+    """
+    if not storage.partition_values(warehouse, "post_sightings", "landing_date"):
+        posts = pl.DataFrame(schema=POSTS)
+    else:
+        order = ["collected_at", "landing_file", "line"]
+        sightings = storage.scan(warehouse, "post_sightings").select(list(POST_SIGHTINGS))
+        published = (
+            sightings.filter(pl.col("published_at").is_not_null())
+            .sort(order)
+            .group_by("platform_post_id")
+            .agg(pl.col("published_at").last())
+        )
+        newest = (
+            sightings.sort(order)
+            .group_by("platform_post_id")
+            .agg(
+                pl.col("platform").last(),
+                pl.col("native_id").last(),
+                pl.col("social_account_id").last(),
+                pl.col("media_kind").drop_nulls().last(),
+                pl.col("collected_at").max().alias("last_seen_at"),
+            )
+        )
+        posts = (
+            newest.join(published, on="platform_post_id", how="left")
+            .select(list(POSTS))
+            .sort("platform_post_id")
+            .collect()
+        )
+    storage.write_partition(warehouse, "posts", posts)
+    return posts

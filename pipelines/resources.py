@@ -1,0 +1,32 @@
+"""Resources, chosen in one place; paths come from METRICS_RAW_DIR / METRICS_WAREHOUSE_DIR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from metrics import config
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Where the landing zone is read from and the warehouse is written to."""
+
+    raw_dir: str
+    warehouse_dir: str
+
+    @property
+    def raw(self) -> Path:
+        return Path(self.raw_dir)
+
+    @property
+    def warehouse(self) -> Path:
+        return Path(self.warehouse_dir)
+
+
+def default_resources() -> dict[str, object]:
+    return {
+        "warehouse": WarehouseResource(
+            raw_dir=str(config.raw_dir()), warehouse_dir=str(config.warehouse_dir())
+        )
+    }
