@@ -96,19 +96,21 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     rows = dict.fromkeys(NORMALIZED_TABLES, 0)
     written = 0
     recount = 0
-    for key in context.partition_keys:
-        day = date.fromisoformat(key)
-        stats = ingest.ingest_landing_date(warehouse.raw, warehouse.warehouse, day, cat)
-        recount += count_landing_lines(warehouse.raw, day)
-        total.add(stats.accounting)
-        written += stats.bytes_written
-        for table, n in stats.rows.items():
-            rows[table] += n
-        acc = stats.accounting
-        context.log.info(
-            f"{key}: {acc.files} files, {acc.lines_read} lines = {acc.lines_used} used + "
-            f"{acc.lines_quarantined} quarantined ({acc.records_quarantined} records quarantined)"
-        )
+    with ingest.worker_pool() as pool:
+        for key in context.partition_keys:
+            day = date.fromisoformat(key)
+            stats = ingest.ingest_landing_date(warehouse.raw, warehouse.warehouse, day, cat, pool)
+            recount += count_landing_lines(warehouse.raw, day)
+            total.add(stats.accounting)
+            written += stats.bytes_written
+            for table, n in stats.rows.items():
+                rows[table] += n
+            acc = stats.accounting
+            context.log.info(
+                f"{key}: {acc.files} files, {acc.lines_read} lines = {acc.lines_used} used + "
+                f"{acc.lines_quarantined} quarantined "
+                f"({acc.records_quarantined} records quarantined)"
+            )
     for table in NORMALIZED_TABLES:
         metadata: dict[str, object] = {
             "dagster/row_count": rows[table],

@@ -1,5 +1,8 @@
 """The analyst's entry point: `metrics.duckdb`, one view per Parquet table."""
 
+import os
+from datetime import UTC, date, datetime, timedelta
+
 import dagster as dg
 
 from metrics import storage
@@ -14,6 +17,10 @@ VIEW_SOURCES = [
     "post_sightings",
     "quarantine",
     "posts",
+    "post_hourly",
+    "rollup_hour",
+    "rollup_day",
+    "rollup_week",
 ]
 
 
@@ -25,14 +32,48 @@ VIEW_SOURCES = [
     kinds={"duckdb"},
     owners=["team:data-platform"],
     pool="duckdb_writer",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "freshness",
+            asset="warehouse_views",
+            description="The latest collected_at (as_of) is within METRICS_FRESHNESS_LAG_HOURS "
+            "(default 36) of the end of the newest landing date in the run.",
+        )
+    ],
 )
-def warehouse_views(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Rebuilt aside and swapped in whole, so a reader never meets DuckDB's writer lock."""
+def warehouse_views(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Rebuilt aside and swapped in whole, so a reader never meets DuckDB's writer lock; then
+    `manifest.json` tells long-lived readers (the API) that a new version is in place."""
     path = storage.rebuild_views(warehouse.warehouse)
+    manifest = storage.write_manifest(warehouse.warehouse)
     tables = storage.tables_on_disk(warehouse.warehouse)
+    lag = timedelta(hours=float(os.environ.get("METRICS_FRESHNESS_LAG_HOURS", "36")))
+    newest_end = datetime.combine(
+        date.fromisoformat(context.partition_keys[-1]) + timedelta(days=1),
+        datetime.min.time(),
+        tzinfo=UTC,
+    )
+    as_of = manifest["as_of"]
+    behind = newest_end - datetime.fromisoformat(str(as_of)) if as_of else None
+    fresh = dg.AssetCheckResult(
+        check_name="freshness",
+        passed=behind is not None and behind <= lag,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "as_of": str(as_of),
+            "landing_date_end": newest_end.isoformat(),
+            "hours_behind": round(behind.total_seconds() / 3600, 1) if behind else -1,
+            "allowed_lag_hours": lag.total_seconds() / 3600,
+        },
+    )
     return dg.MaterializeResult(
+        check_results=[fresh],
         metadata={
             "path": dg.MetadataValue.path(str(path)),
+            "as_of": str(manifest["as_of"]),
+            "version": str(manifest["version"]),
             "views": dg.MetadataValue.md("\n".join(f"- `{t}`" for t in tables)),
-        }
+        },
     )

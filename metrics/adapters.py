@@ -57,16 +57,18 @@ SIGHTING_COLUMNS = (
     "social_account_id",
     "published_at",
     "media_kind",
+    "first_seen_at",
     "collected_at",
     "landing_file",
     "line",
 )
 
-EPOCH_COLUMNS = frozenset({"collected_at", "published_at"})
+EPOCH_COLUMNS = frozenset({"collected_at", "published_at", "first_seen_at"})
 RAW_TYPES: dict[str, pl.DataType] = {
     **{m: pl.Int64() for m in POST_METRICS},
     "collected_at": pl.Int64(),
     "published_at": pl.Int64(),
+    "first_seen_at": pl.Int64(),
     "line": pl.Int64(),
     "followers": pl.Int64(),
     "day": pl.Date(),
@@ -83,6 +85,9 @@ class Reject:
 
 class _Bad:
     """Marks a value that is present but not a usable number."""
+
+    def __repr__(self) -> str:
+        return "<not a number>"
 
 
 BAD = _Bad()
@@ -142,6 +147,12 @@ def scaled(value: object, factor: int) -> int | _Bad | None:
         return value * factor  # type: ignore[operator]
     if value is None:
         return None
+    if kind is float:
+        product = value * factor  # type: ignore[operator]
+        nearest = round(product)
+        if abs(product - nearest) < 1e-6:
+            # Clearly integral (the usual 3-decimal seconds): no tie to break, no Decimal needed.
+            return int(nearest)
     if kind is float or kind is str:
         dec = _decimal(value)
         if dec is None:
@@ -173,25 +184,34 @@ def native_id(value: object) -> str | None:
     return None
 
 
-def _metric_values(
-    pairs: tuple[tuple[str, object], ...], lifetime: bool
-) -> dict[str, int | None] | Reject:
-    values: dict[str, int | None] = {}
-    for metric, parsed in pairs:
+def _counts(values: tuple[object, ...], lifetime: bool) -> tuple[int | None, ...] | Reject:
+    """Validate the 8 metric values (POST_METRICS order) in one pass; ints take the fast path."""
+    fixed: list[object] | None = None
+    for i, value in enumerate(values):
+        if type(value) is int:
+            if lifetime and value < 0:  # type: ignore[operator]
+                return Reject(
+                    "negative_counter", f"lifetime {POST_METRICS[i]} is negative ({value})"
+                )
+            continue
+        if value is None:
+            continue
+        parsed = count(value)
         if parsed is BAD:
-            return Reject("non_numeric", f"{metric} is not a number")
-        if lifetime and parsed is not None and parsed < 0:  # type: ignore[operator]
-            return Reject("negative_counter", f"lifetime {metric} is negative ({parsed})")
-        values[metric] = parsed  # type: ignore[assignment]
-    return values
+            return Reject("non_numeric", f"{POST_METRICS[i]} {value!r} is not a number")
+        if lifetime and parsed < 0:  # type: ignore[operator]
+            return Reject("negative_counter", f"lifetime {POST_METRICS[i]} is negative ({parsed})")
+        fixed = fixed or list(values)
+        fixed[i] = parsed
+    return tuple(fixed) if fixed is not None else values  # type: ignore[return-value]
 
 
 class Sink:
     """What an adapter writes to; implemented by the partition builder."""
 
-    posts: Rows
-    periods: Rows
-    followers: Rows
+    posts: list[tuple[object, ...]]
+    periods: list[tuple[object, ...]]
+    followers: list[tuple[object, ...]]
 
     def sighting(
         self,
@@ -205,16 +225,10 @@ class Sink:
     ) -> None: ...
 
 
-def _post_row(out: Sink, ctx: Context, post_id: str, values: dict[str, int | None]) -> None:
-    rows = out.posts
-    rows["platform_post_id"].append(post_id)
-    rows["platform"].append(ctx.platform)
-    rows["social_account_id"].append(ctx.account)
-    rows["collected_at"].append(ctx.collected_at)
-    rows["landing_file"].append(ctx.file)
-    rows["line"].append(ctx.line)
-    for metric in POST_METRICS:
-        rows[metric].append(values.get(metric))
+def _post_row(out: Sink, ctx: Context, post_id: str, values: tuple[int | None, ...]) -> None:
+    out.posts.append(
+        (post_id, ctx.platform, ctx.account, ctx.collected_at, ctx.file, ctx.line, *values)
+    )
 
 
 def _follower_row(out: Sink, ctx: Context, value: object) -> Reject | None:
@@ -225,13 +239,7 @@ def _follower_row(out: Sink, ctx: Context, value: object) -> Reject | None:
         return Reject("invalid_envelope", "the follower count is missing")
     if parsed < 0:  # type: ignore[operator]
         return Reject("negative_counter", f"follower count is negative ({parsed})")
-    rows = out.followers
-    rows["social_account_id"].append(ctx.account)
-    rows["platform"].append(ctx.platform)
-    rows["collected_at"].append(ctx.collected_at)
-    rows["landing_file"].append(ctx.file)
-    rows["line"].append(ctx.line)
-    rows["followers"].append(parsed)
+    out.followers.append((ctx.account, ctx.platform, ctx.collected_at, ctx.file, ctx.line, parsed))
     return None
 
 
@@ -279,16 +287,17 @@ def tiktok_videos(response: dict[str, Any], ctx: Context, out: Sink) -> Reject |
         if created is BAD:
             ctx.reject_record(i, video, "non_numeric", "create_time is not epoch seconds")
             continue
-        saves = video.get("favorites", video.get("favorities"))
-        values = _metric_values(
+        get = video.get
+        values = _counts(
             (
-                ("views", count(video.get("video_views"))),
-                ("reach", count(video.get("reach"))),
-                ("likes", count(video.get("likes"))),
-                ("comments", count(video.get("comments"))),
-                ("shares", count(video.get("shares"))),
-                ("saves", count(saves)),
-                ("watch_time_ms", scaled(video.get("total_time_watched"), 1000)),
+                get("video_views"),
+                get("reach"),
+                None,
+                get("likes"),
+                get("comments"),
+                get("shares"),
+                get("favorites", get("favorities")),
+                scaled(get("total_time_watched"), 1000),
             ),
             lifetime=True,
         )
@@ -339,7 +348,7 @@ def _ig_insights(media: dict[str, Any]) -> dict[str, object] | Reject:
         if metric is None or not isinstance(values, list) or not values:
             continue
         first = values[0]
-        found[metric] = count(first.get("value") if isinstance(first, dict) else BAD)
+        found[metric] = first.get("value") if isinstance(first, dict) else BAD
     return found
 
 
@@ -363,18 +372,16 @@ def instagram_media(response: dict[str, Any], ctx: Context, out: Sink) -> Reject
             continue
         likes = insights.get("likes")
         comments = insights.get("comments")
-        values = _metric_values(
+        values = _counts(
             (
-                ("views", insights.get("views")),
-                ("reach", insights.get("reach")),
-                ("likes", likes if likes is not None else count(media.get("like_count"))),
-                (
-                    "comments",
-                    comments if comments is not None else count(media.get("comments_count")),
-                ),
-                ("shares", insights.get("shares")),
-                ("saves", insights.get("saves")),
-                ("watch_time_ms", insights.get("watch_time_ms")),
+                insights.get("views"),
+                insights.get("reach"),
+                None,
+                likes if likes is not None else media.get("like_count"),
+                comments if comments is not None else media.get("comments_count"),
+                insights.get("shares"),
+                insights.get("saves"),
+                insights.get("watch_time_ms"),
             ),
             lifetime=True,
         )
@@ -430,15 +437,6 @@ def youtube_videos(response: dict[str, Any], ctx: Context, out: Sink) -> Reject 
     return None
 
 
-_YT_METRICS = {
-    "views": ("views", 1),
-    "likes": ("likes", 1),
-    "comments": ("comments", 1),
-    "shares": ("shares", 1),
-    "estimatedMinutesWatched": ("watch_time_ms", 60_000),
-}
-
-
 def youtube_report(response: dict[str, Any], ctx: Context, out: Sink) -> Reject | None:
     error = _youtube_error(response)
     if error:
@@ -468,26 +466,28 @@ def youtube_report(response: dict[str, Any], ctx: Context, out: Sink) -> Reject 
         if native is None or day is None:
             ctx.reject_record(i, row, "invalid_record", "a row needs a `video` id and a `day`")
             continue
-        pairs = tuple(
-            (metric, scaled(by_name.get(name), factor) if factor != 1 else count(by_name.get(name)))
-            for name, (metric, factor) in _YT_METRICS.items()
+        get = by_name.get
+        values = _counts(
+            (
+                get("views"),
+                None,
+                None,
+                get("likes"),
+                get("comments"),
+                get("shares"),
+                None,
+                scaled(get("estimatedMinutesWatched"), 60_000),
+            ),
+            lifetime=False,
         )
-        values = _metric_values(pairs, lifetime=False)
         if isinstance(values, Reject):
             ctx.reject_record(i, row, values.reason, values.detail)
             continue
         post_id = f"pst_youtube_{native}"
         out.sighting(post_id, "youtube", native, ctx.account, None, "video", ctx)
-        rows_out = out.periods
-        rows_out["platform_post_id"].append(post_id)
-        rows_out["platform"].append("youtube")
-        rows_out["social_account_id"].append(ctx.account)
-        rows_out["day"].append(day)
-        rows_out["collected_at"].append(ctx.collected_at)
-        rows_out["landing_file"].append(ctx.file)
-        rows_out["line"].append(ctx.line)
-        for metric in POST_METRICS:
-            rows_out[metric].append(values.get(metric))
+        out.periods.append(
+            (post_id, "youtube", ctx.account, day, ctx.collected_at, ctx.file, ctx.line, *values)
+        )
     return None
 
 
@@ -536,19 +536,18 @@ def x_tweets(response: dict[str, Any], ctx: Context, out: Sink) -> Reject | None
         if pm is not None and not isinstance(pm, dict):
             ctx.reject_record(i, tweet, "invalid_record", "public_metrics must be an object")
             continue
-        pm = pm or {}
-        impressions = count(pm.get("impression_count"))
-        values = _metric_values(
+        get = (pm or {}).get
+        impressions = get("impression_count")
+        values = _counts(
             (
-                ("views", impressions),
-                ("impressions", impressions),
-                ("likes", count(pm.get("like_count"))),
-                ("comments", count(pm.get("reply_count"))),
-                (
-                    "shares",
-                    _sum_known(count(pm.get("retweet_count")), count(pm.get("quote_count"))),
-                ),
-                ("saves", count(pm.get("bookmark_count"))),
+                impressions,
+                None,
+                impressions,
+                get("like_count"),
+                get("reply_count"),
+                _sum_known(count(get("retweet_count")), count(get("quote_count"))),
+                get("bookmark_count"),
+                None,
             ),
             lifetime=True,
         )

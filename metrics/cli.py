@@ -49,6 +49,37 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     return _run_pipeline(["nightly", *(["--date", args.date.isoformat()] if args.date else [])])
 
 
+DEMO_GENERATE = [
+    "--seed",
+    "7",
+    "--accounts",
+    "16",
+    "--posts-per-account",
+    "6",
+    "--days",
+    "5",
+    "--start",
+    "2026-03-02",
+]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Sample data (unless a landing zone is already there), the whole pipeline, an answer."""
+    from metrics import demo, generate
+
+    raw = config.raw_dir(args.raw)
+    if not (raw / "catalog").is_dir():
+        print(f"generating sample exports into {raw}", flush=True)
+        code = generate.main(["--out", str(raw), *DEMO_GENERATE])
+        if code:
+            return code
+    code = _run_pipeline(["backfill"])
+    if code:
+        return code
+    demo.print_summary(config.warehouse_dir(args.warehouse))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metrics", description="Social content metrics: ingest, roll up, query."
@@ -78,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     night = sub.add_parser("nightly", help="what the nightly schedule runs (default: yesterday)")
     night.add_argument("--date", type=date.fromisoformat, help="landing date (default yesterday)")
     night.set_defaults(func=cmd_nightly)
+
+    demo = sub.add_parser("demo", help="sample data, the whole pipeline, a sample answer")
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 

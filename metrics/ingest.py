@@ -7,8 +7,11 @@ a re-run give identical files.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from multiprocessing import get_context
 from pathlib import Path
 
 import polars as pl
@@ -28,11 +31,22 @@ class IngestStats:
     paths: dict[str, str]
 
 
+def worker_pool() -> ProcessPoolExecutor:
+    """Processes for parsing (METRICS_WORKERS, default: every CPU). Spawned, not forked: a fork
+    of a process whose polars thread pool is running can deadlock."""
+    workers = int(os.environ.get("METRICS_WORKERS") or os.cpu_count() or 1)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+
+
 def ingest_landing_date(
-    raw: Path, warehouse: Path, landing_date: date, catalog: Catalog
+    raw: Path,
+    warehouse: Path,
+    landing_date: date,
+    catalog: Catalog,
+    pool: Executor | None = None,
 ) -> IngestStats:
     """Normalize one landing date and replace its partition of every normalized table."""
-    part = normalize_partition(raw, landing_date, catalog)
+    part = normalize_partition(raw, landing_date, catalog, pool)
     rows: dict[str, int] = {}
     paths: dict[str, str] = {}
     written = 0
@@ -65,12 +79,17 @@ def rebuild_posts(warehouse: Path) -> pl.DataFrame:
         posts = pl.DataFrame(schema=POSTS)
     else:
         order = ["collected_at", "landing_file", "line"]
-        sightings = storage.scan(warehouse, "post_sightings").select(list(POST_SIGHTINGS))
+        sightings = storage.scan(warehouse, "post_sightings").select(
+            *POST_SIGHTINGS, "landing_date"
+        )
         published = (
             sightings.filter(pl.col("published_at").is_not_null())
             .sort(order)
             .group_by("platform_post_id")
-            .agg(pl.col("published_at").last())
+            .agg(
+                pl.col("published_at").last(),
+                pl.col("landing_date").min().alias("published_known_since"),
+            )
         )
         newest = (
             sightings.sort(order)
@@ -80,6 +99,7 @@ def rebuild_posts(warehouse: Path) -> pl.DataFrame:
                 pl.col("native_id").last(),
                 pl.col("social_account_id").last(),
                 pl.col("media_kind").drop_nulls().last(),
+                pl.col("first_seen_at").min(),
                 pl.col("collected_at").max().alias("last_seen_at"),
             )
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections import Counter
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -32,6 +33,7 @@ from metrics.schema import (
 )
 
 LANDING_SUFFIXES = (".jsonl", ".jsonl.gz")
+FLUSH_ROWS = 200_000
 PACIFIC = "America/Los_Angeles"
 
 NORMALIZED_TABLES = (
@@ -104,15 +106,17 @@ def landing_dates(raw: Path) -> list[date]:
 
 
 class _Builder(adapters.Sink):
-    """Column lists for one landing partition, appended to by the adapters."""
+    """Row tuples for one landing partition (one append per record is the cheapest thing
+    Python can do per record), turned into columns by `_frame`."""
 
     def __init__(self) -> None:
-        self.posts: Rows = adapters.new_rows(adapters.POST_COLUMNS)
-        self.periods: Rows = adapters.new_rows(adapters.PERIOD_COLUMNS)
-        self.followers: Rows = adapters.new_rows(adapters.FOLLOWER_COLUMNS)
+        self.posts: list[tuple[object, ...]] = []
+        self.periods: list[tuple[object, ...]] = []
+        self.followers: list[tuple[object, ...]] = []
         self.quarantine: Rows = adapters.new_rows(tuple(QUARANTINE))
         self.accounting = Accounting()
-        # post id -> [newest order, platform, native, account, kind, published, its order]
+        # post id -> [newest order, platform, native, account, kind, published, its order,
+        #             earliest collected_at, kind's order]; an order is (collected_at, file, line)
         self._sightings: dict[str, list[Any]] = {}
 
     def reject(
@@ -141,7 +145,6 @@ class _Builder(adapters.Sink):
         order = (ctx.collected_at, ctx.file, ctx.line)
         seen = self._sightings.get(post_id)
         if seen is None:
-            known = order if published_at is not None else None
             self._sightings[post_id] = [
                 order,
                 platform,
@@ -149,18 +152,53 @@ class _Builder(adapters.Sink):
                 account,
                 media_kind,
                 published_at,
-                known,
+                order if published_at is not None else None,
+                ctx.collected_at,
+                order if media_kind is not None else None,
             ]
             return
-        if order >= seen[0]:
-            seen[0], seen[3] = order, account
-            seen[4] = media_kind or seen[4]
-        if published_at is not None and (seen[6] is None or order >= seen[6]):
-            seen[5], seen[6] = published_at, order
+        self._fold(
+            seen,
+            [
+                order,
+                platform,
+                native,
+                account,
+                media_kind,
+                published_at,
+                order if published_at is not None else None,
+                ctx.collected_at,
+                order if media_kind is not None else None,
+            ],
+        )
+
+    @staticmethod
+    def _fold(mine: list[Any], theirs: list[Any]) -> None:
+        """Combine two sightings of one post; symmetric, so the order of folding never matters:
+        the newest sighting names the account, the newest known values win, first is the min."""
+        mine[7] = min(mine[7], theirs[7])
+        if theirs[0] > mine[0]:
+            mine[0], mine[3] = theirs[0], theirs[3]
+        if theirs[6] is not None and (mine[6] is None or theirs[6] > mine[6]):
+            mine[5], mine[6] = theirs[5], theirs[6]
+        if theirs[8] is not None and (mine[8] is None or theirs[8] > mine[8]):
+            mine[4], mine[8] = theirs[4], theirs[8]
+
+    def sightings_state(self) -> dict[str, list[Any]]:
+        return self._sightings
+
+    def merge_sightings(self, other: dict[str, list[Any]]) -> None:
+        """Fold another worker's sightings in with the same rules as `sighting`."""
+        for post_id, theirs in other.items():
+            mine = self._sightings.get(post_id)
+            if mine is None:
+                self._sightings[post_id] = list(theirs)
+            else:
+                self._fold(mine, theirs)
 
     def sightings(self) -> Rows:
         rows = adapters.new_rows(adapters.SIGHTING_COLUMNS)
-        for post_id, (order, platform, native, account, kind, published, _) in sorted(
+        for post_id, (order, platform, native, account, kind, published, _, first, _k) in sorted(
             self._sightings.items()
         ):
             rows["platform_post_id"].append(post_id)
@@ -169,6 +207,7 @@ class _Builder(adapters.Sink):
             rows["social_account_id"].append(account)
             rows["published_at"].append(published)
             rows["media_kind"].append(kind)
+            rows["first_seen_at"].append(first)
             rows["collected_at"].append(order[0])
             rows["landing_file"].append(order[1])
             rows["line"].append(order[2])
@@ -274,8 +313,16 @@ def _normalize_line(
     return handler(env["response"], ctx, out)
 
 
-def _frame(rows: Rows, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Typed frame; epoch-second columns become UTC timestamps here, in one vectorized step."""
+def _frame(
+    rows: Rows | list[tuple[object, ...]],
+    schema: dict[str, pl.DataType],
+    columns: tuple[str, ...] = (),
+) -> pl.DataFrame:
+    """Typed frame from columns (or row tuples named by `columns`); epoch-second columns become
+    UTC timestamps here, in one vectorized step."""
+    if isinstance(rows, list):
+        transposed = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
+        rows = {c: list(v) for c, v in zip(columns, transposed, strict=True)}
     df = pl.DataFrame(rows, schema_overrides=adapters.RAW_TYPES, strict=False)
     ts_cols = [c for c in df.columns if c in adapters.EPOCH_COLUMNS]
     df = df.with_columns(
@@ -290,26 +337,102 @@ def _frame(rows: Rows, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return df.select([pl.col(c).cast(t) for c, t in schema.items()])
 
 
-def normalize_partition(raw: Path, landing_date: date, catalog: Catalog) -> NormalizedPartition:
-    """Normalize every landing file of one landing date; the result is sorted and deterministic."""
+_OBSERVATION_SCHEMAS = {
+    "posts": (POST_OBSERVATIONS, adapters.POST_COLUMNS),
+    "periods": (PERIOD_OBSERVATIONS, adapters.PERIOD_COLUMNS),
+    "followers": (FOLLOWER_OBSERVATIONS, adapters.FOLLOWER_COLUMNS),
+}
+
+
+@dataclass
+class _Chunk:
+    """What one worker learned from its share of a landing date's files."""
+
+    frames: dict[str, list[pl.DataFrame]]
+    quarantine: pl.DataFrame
+    accounting: Accounting
+    sightings: dict[str, list[Any]]
+
+
+def _normalize_files(raw: Path, paths: list[Path], catalog: Catalog) -> _Chunk:
     out = _Builder()
-    for path in landing_files(raw, landing_date):
+    frames: dict[str, list[pl.DataFrame]] = {name: [] for name in _OBSERVATION_SCHEMAS}
+
+    def flush() -> None:
+        # Columnar chunks keep memory flat: Python tuples of boxed values cost ~10x the bytes.
+        for name, (schema, columns) in _OBSERVATION_SCHEMAS.items():
+            rows: list[tuple[object, ...]] = getattr(out, name)
+            if rows:
+                frames[name].append(_frame(rows, schema, columns))
+                setattr(out, name, [])
+
+    for path in paths:
         _normalize_file(path, raw, catalog, out)
-    obs_key = ["platform_post_id", "collected_at", "landing_file", "line"]
+        if len(out.posts) >= FLUSH_ROWS:
+            flush()
+    flush()
+    quarantine = pl.DataFrame(out.quarantine, schema=QUARANTINE)
+    return _Chunk(frames, quarantine, out.accounting, out.sightings_state())
+
+
+def _split(paths: list[Path], parts: int) -> list[list[Path]]:
+    """Contiguous groups of about equal bytes, so workers finish together."""
+    sizes = [p.stat().st_size for p in paths]
+    target = sum(sizes) / parts
+    groups: list[list[Path]] = [[]]
+    acc = 0
+    for path, size in zip(paths, sizes, strict=True):
+        if acc >= target * len(groups) and len(groups) < parts:
+            groups.append([])
+        groups[-1].append(path)
+        acc += size
+    return [g for g in groups if g]
+
+
+def normalize_partition(
+    raw: Path, landing_date: date, catalog: Catalog, pool: Executor | None = None
+) -> NormalizedPartition:
+    """Normalize every landing file of one landing date; the result is sorted and deterministic.
+
+    With a process `pool` the files are split among the workers; the merged result is the
+    same as a sequential run, because every table is sorted by its key at the end.
+    """
+    paths = landing_files(raw, landing_date)
+    workers = getattr(pool, "_max_workers", 1) if pool is not None else 1
+    if pool is not None and workers > 1 and len(paths) > 1:
+        groups = _split(paths, 2 * workers)
+        chunks = list(
+            pool.map(_normalize_files, [raw] * len(groups), groups, [catalog] * len(groups))
+        )
+    else:
+        chunks = [_normalize_files(raw, paths, catalog)]
+
+    builder = _Builder()
+    for chunk in chunks:
+        builder.accounting.add(chunk.accounting)
+        builder.merge_sightings(chunk.sightings)
+
+    def table(name: str, order: list[str]) -> pl.DataFrame:
+        parts = [f for c in chunks for f in c.frames[name]]
+        parts = parts or [pl.DataFrame(schema=_OBSERVATION_SCHEMAS[name][0])]
+        return pl.concat(parts, rechunk=True).sort(order)
+
     tables = {
-        "post_observations": _frame(out.posts, POST_OBSERVATIONS).sort(obs_key),
-        "period_observations": _frame(out.periods, PERIOD_OBSERVATIONS).sort(
-            ["platform_post_id", "day", "collected_at", "landing_file", "line"]
+        "post_observations": table(
+            "posts", ["platform_post_id", "collected_at", "landing_file", "line"]
         ),
-        "follower_observations": _frame(out.followers, FOLLOWER_OBSERVATIONS).sort(
-            ["social_account_id", "collected_at", "landing_file", "line"]
+        "period_observations": table(
+            "periods", ["platform_post_id", "day", "collected_at", "landing_file", "line"]
         ),
-        "post_sightings": _frame(out.sightings(), POST_SIGHTINGS),
-        "quarantine": pl.DataFrame(out.quarantine, schema=QUARANTINE).sort(
-            ["landing_file", "line", "record"], nulls_last=False
+        "follower_observations": table(
+            "followers", ["social_account_id", "collected_at", "landing_file", "line"]
+        ),
+        "post_sightings": _frame(builder.sightings(), POST_SIGHTINGS),
+        "quarantine": pl.concat([c.quarantine for c in chunks]).sort(
+            ["landing_file", "line", "record", "reason", "detail", "raw"], nulls_last=False
         ),
     }
-    return NormalizedPartition(landing_date, tables, out.accounting)
+    return NormalizedPartition(landing_date, tables, builder.accounting)
 
 
 __all__ = [

@@ -75,6 +75,7 @@ POST_SIGHTINGS: dict[str, pl.DataType] = {
     "social_account_id": pl.String(),
     "published_at": UTC_TS,
     "media_kind": pl.String(),
+    "first_seen_at": UTC_TS,
     "collected_at": UTC_TS,
     "landing_file": pl.String(),
     "line": pl.Int64(),
@@ -97,7 +98,9 @@ POSTS: dict[str, pl.DataType] = {
     "social_account_id": pl.String(),
     "published_at": UTC_TS,
     "media_kind": pl.String(),
+    "first_seen_at": UTC_TS,
     "last_seen_at": UTC_TS,
+    "published_known_since": pl.Date(),
 }
 
 # Hourly increments per post (hive key `day`, the UTC day of `hour`).

@@ -9,6 +9,8 @@ holds views over the Parquet; it is rebuilt aside and swapped in the same way.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import uuid
 from collections.abc import Iterable
@@ -19,6 +21,8 @@ import polars as pl
 
 PART_FILE = "part-0.parquet"
 DUCKDB_FILE = "metrics.duckdb"
+MANIFEST_FILE = "manifest.json"
+OBSERVATION_TABLES = ("post_observations", "period_observations", "follower_observations")
 
 # Hive keys that are dates, so DuckDB and polars read them as DATE, not strings.
 DATE_KEYS = ("landing_date", "day", "week")
@@ -130,3 +134,31 @@ def rebuild_views(warehouse: Path) -> Path:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
     return final
+
+
+def as_of(warehouse: Path) -> str | None:
+    """The latest `collected_at` of any observation, as CONTRACT §5's `as_of` wants it."""
+    latest = None
+    for table in OBSERVATION_TABLES:
+        if not partition_values(warehouse, table, "landing_date"):
+            continue
+        value = scan(warehouse, table).select(pl.col("collected_at").max()).collect().item()
+        if value is not None and (latest is None or value > latest):
+            latest = value
+    return latest.strftime("%Y-%m-%dT%H:%M:%SZ") if latest is not None else None
+
+
+def write_manifest(warehouse: Path) -> dict[str, object]:
+    """Publish `manifest.json` last: its `version` changes whenever any Parquet file was
+    replaced, which is how a long-lived reader knows to reload."""
+    digest = hashlib.sha256()
+    root = parquet_root(warehouse)
+    for path in sorted(root.rglob("*.parquet")) if root.is_dir() else []:
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    manifest = {"version": digest.hexdigest()[:16], "as_of": as_of(warehouse)}
+    target = warehouse / MANIFEST_FILE
+    tmp = warehouse / f".{MANIFEST_FILE}.{uuid.uuid4().hex}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    os.replace(tmp, target)
+    return manifest

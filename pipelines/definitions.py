@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import ingest, warehouse
+from assets import ingest, rollups, warehouse
+from pipelines.automation import build_landing_sensor, build_nightly_schedule
 from pipelines.resources import default_resources
 
-all_assets = dg.load_assets_from_modules([ingest, warehouse])
-all_checks = dg.load_asset_checks_from_modules([ingest, warehouse])
+all_assets = dg.load_assets_from_modules([ingest, rollups, warehouse])
+all_checks = dg.load_asset_checks_from_modules([ingest, rollups, warehouse])
 
 landing_job = dg.define_asset_job(
     "landing_job",
@@ -20,5 +21,7 @@ defs = dg.Definitions(
     assets=[*all_assets, ingest.landing_zone],
     asset_checks=all_checks,
     jobs=[landing_job],
+    schedules=[build_nightly_schedule(landing_job)],
+    sensors=[build_landing_sensor(landing_job)],
     resources=default_resources(),
 )

@@ -1,0 +1,107 @@
+"""Normalize a landing zone, beside a plain `json.loads` loop over the same files.
+
+    python bench/normalize.py --raw /tmp/bench_raw [--warehouse /tmp/bench_wh]
+
+Each side runs in its own process so its peak RSS is its own. MB/s is uncompressed JSON bytes
+per second of wall time (both sides read, gunzip and split the same files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import peak_rss_mb, record, run_child
+
+
+def _files(raw: Path) -> list[Path]:
+    from metrics.normalize import landing_dates, landing_files
+
+    return [f for d in landing_dates(raw) for f in landing_files(raw, d)]
+
+
+def json_loads_pass(raw: Path) -> dict:
+    """The floor any Python pipeline pays: decode every line and nothing else."""
+    files = _files(raw)
+    start = time.perf_counter()
+    size = lines = 0
+    for path in files:
+        data = path.read_bytes()
+        if path.name.endswith(".gz"):
+            data = gzip.decompress(data)
+        size += len(data)
+        for line in data.split(b"\n"):
+            if line:
+                with contextlib.suppress(ValueError):
+                    json.loads(line)
+                lines += 1
+    return {"seconds": time.perf_counter() - start, "bytes": size, "lines": lines}
+
+
+def normalize_pass(raw: Path, warehouse: Path) -> dict:
+    from metrics.catalog import load_catalog
+    from metrics.ingest import ingest_landing_date, worker_pool
+    from metrics.normalize import landing_dates
+
+    landing_dates(raw)
+    start = time.perf_counter()
+    catalog = load_catalog(raw)
+    rows = lines = 0
+    with worker_pool() as pool:
+        for day in landing_dates(raw):
+            stats = ingest_landing_date(raw, warehouse, day, catalog, pool)
+            rows += stats.rows["post_observations"]
+            lines += stats.accounting.lines_read
+    return {"seconds": time.perf_counter() - start, "post_observations": rows, "lines": lines}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--raw", type=Path, required=True)
+    parser.add_argument("--warehouse", type=Path, default=Path("/tmp/bench_wh"))
+    parser.add_argument("--side", choices=["json", "normalize"])
+    args = parser.parse_args()
+    if args.side == "json":
+        out = json_loads_pass(args.raw)
+    elif args.side == "normalize":
+        out = normalize_pass(args.raw, args.warehouse)
+    if args.side:
+        print(json.dumps({**out, "peak_rss_mb": round(peak_rss_mb())}))
+        return
+    floor = run_child("normalize.py", "--raw", str(args.raw), "--side", "json")
+    ours = run_child(
+        "normalize.py",
+        "--raw",
+        str(args.raw),
+        "--warehouse",
+        str(args.warehouse),
+        "--side",
+        "normalize",
+    )
+    mb = floor["bytes"] / 1e6
+    record(
+        "normalize",
+        {
+            "raw": str(args.raw),
+            "json_mb": round(mb, 1),
+            "lines": floor["lines"],
+            "post_observations": ours["post_observations"],
+            "json_loads_s": round(floor["seconds"], 2),
+            "json_loads_mb_s": round(mb / floor["seconds"], 1),
+            "json_loads_peak_rss_mb": floor["peak_rss_mb"],
+            "normalize_s": round(ours["seconds"], 2),
+            "normalize_mb_s": round(mb / ours["seconds"], 1),
+            "normalize_peak_rss_mb": ours["peak_rss_mb"],
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

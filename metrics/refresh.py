@@ -1,0 +1,398 @@
+"""Incremental maintenance of `post_hourly` and the rollups, per run of landing dates.
+
+Design (docs/incremental.md has the long form): recompute only the posts that have new
+observations, and rewrite only the bucket partitions they touch.
+
+* A lifetime increment depends only on two consecutive snapshots, so new snapshots of post p
+  whose earliest is `e` can only change hours from `floor_hour(t_prev)` on, where `t_prev` is
+  the last snapshot before `e`. Rebuilding those hours exactly needs the snapshots back to the
+  last one before that hour (`t_anchor`). We read a short window of recent landing dates; a post
+  whose anchor is not in it (a gap of weeks, a late first snapshot) is read in full, alone.
+* A YouTube per-day row only changes the hours of its own Pacific day.
+* `post_hourly` day partitions are rewritten only where the rows of the recomputed hours differ.
+* Rollup buckets are rewritten where post_hourly changed, where a new follower snapshot moves F,
+  and where a newly known publication time lands; a catalog change rebuilds them all.
+
+So a nightly run reads the new landing dates plus a fixed lookback, and writes the days it
+touches: its cost follows the new data, not the length of the history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from metrics import storage
+from metrics.increments import post_hourly
+from metrics.rollups import build_rollups
+from metrics.schema import (
+    CATALOG_ACCOUNTS,
+    FOLLOWER_OBSERVATIONS,
+    PERIOD_OBSERVATIONS,
+    POST_HOURLY,
+    POST_OBSERVATIONS,
+    POSTS,
+    ROLLUP,
+)
+
+# How many landing dates before the earliest new snapshot the window reaches back.
+LOOKBACK_DAYS = 2
+# Times before and after any data, standing for "from the beginning" and "to the end".
+BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
+THE_END = datetime(2200, 1, 1, tzinfo=UTC)
+ROLLUP_TABLES = {"hour": "rollup_hour", "day": "rollup_day", "week": "rollup_week"}
+ROLLUP_KEYS = {"hour": "day", "day": "day", "week": "week"}
+STATE_FILE = "state/rollups.json"
+
+
+@dataclass
+class HourlyResult:
+    posts_recomputed: int = 0
+    posts_read_in_full: int = 0
+    days_rewritten: list[str] = field(default_factory=list)
+    rows_written: int = 0
+    changed_days: set[date] = field(default_factory=set)
+
+
+@dataclass
+class RollupResult:
+    full_rebuild: bool
+    partitions_written: dict[str, list[str]]
+    rows_written: int
+
+
+def _dates(values: Iterable[date]) -> list[date]:
+    return sorted(set(values))
+
+
+def _read(
+    warehouse: Path,
+    table: str,
+    schema: dict[str, pl.DataType],
+    since: date | None,
+    landing: list[date] | None = None,
+) -> pl.LazyFrame:
+    """Scan only the landing partitions needed; an absent table reads as empty."""
+    keys = [
+        date.fromisoformat(v) for v in storage.partition_values(warehouse, table, "landing_date")
+    ]
+    if landing is not None:
+        keys = [k for k in keys if k in set(landing)]
+    elif since is not None:
+        keys = [k for k in keys if k >= since]
+    if not keys:
+        return pl.LazyFrame(schema=schema)
+    files = [
+        str(storage.partition_path(warehouse, table, "landing_date", k.isoformat())) for k in keys
+    ]
+    return pl.scan_parquet(files).select(list(schema))
+
+
+def _posts(warehouse: Path) -> pl.DataFrame:
+    path = storage.partition_path(warehouse, "posts", None, None)
+    return pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=POSTS)
+
+
+def _hour_floor(col: str) -> pl.Expr:
+    return pl.col(col).dt.truncate("1h")
+
+
+def _lifetime_plan(
+    window: pl.DataFrame, new: pl.DataFrame, posts: pl.DataFrame, window_start: datetime
+) -> pl.DataFrame:
+    """Per post with new snapshots: the first hour to rebuild, or None to read it in full."""
+    earliest = new.group_by("platform_post_id").agg(pl.col("collected_at").min().alias("e"))
+    prev = (
+        window.join(earliest, on="platform_post_id")
+        .filter(pl.col("collected_at") < pl.col("e"))
+        .group_by("platform_post_id")
+        .agg(pl.col("collected_at").max().alias("t_prev"))
+    )
+    anchor = (
+        window.join(prev, on="platform_post_id")
+        .filter(pl.col("collected_at") < _hour_floor("t_prev"))
+        .group_by("platform_post_id")
+        .agg(pl.col("collected_at").max().alias("t_anchor"))
+    )
+    info = posts.select("platform_post_id", "first_seen_at", "published_known_since")
+    return (
+        earliest.join(prev, on="platform_post_id", how="left")
+        .join(anchor, on="platform_post_id", how="left")
+        .join(info, on="platform_post_id", how="left")
+        .with_columns(
+            complete=pl.col("first_seen_at").is_not_null()
+            & (pl.col("first_seen_at") >= pl.lit(window_start)),
+            cut=_hour_floor("t_prev"),
+        )
+        .with_columns(
+            # Whole history in the window: rebuild all its hours from it.
+            cut=pl.when(pl.col("complete")).then(pl.lit(BEGINNING)).otherwise(pl.col("cut")),
+            full=~pl.col("complete") & pl.col("t_anchor").is_null(),
+        )
+    )
+
+
+def refresh_post_hourly(warehouse: Path, landing: list[date]) -> HourlyResult:
+    """Recompute the hours that the observations of `landing` dates can change."""
+    landing = _dates(landing)
+    result = HourlyResult()
+    posts = _posts(warehouse)
+    new_life = (
+        _read(warehouse, "post_observations", POST_OBSERVATIONS, None, landing)
+        .select("platform_post_id", "collected_at")
+        .collect()
+    )
+    new_per = (
+        _read(warehouse, "period_observations", PERIOD_OBSERVATIONS, None, landing)
+        .select("platform_post_id", "period_start", "period_end")
+        .collect()
+    )
+    # Newly known publication times move a first value into another hour.
+    republished = set(
+        posts.filter(pl.col("published_known_since").is_in(landing))["platform_post_id"]
+    )
+    if new_life.is_empty() and new_per.is_empty():
+        return result
+
+    region: list[pl.DataFrame] = []  # (post, from, to) hours to replace, per post
+    fresh: list[pl.DataFrame] = []
+
+    if not new_life.is_empty():
+        window_start = datetime.combine(
+            new_life["collected_at"].min().date() - timedelta(days=LOOKBACK_DAYS),
+            datetime.min.time(),
+            tzinfo=UTC,
+        )
+        life_posts = new_life["platform_post_id"].unique()
+        window = (
+            _read(warehouse, "post_observations", POST_OBSERVATIONS, window_start.date())
+            .filter(pl.col("platform_post_id").is_in(life_posts.implode()))
+            .filter(pl.col("collected_at") >= window_start)
+            .collect()
+        )
+        plan = _lifetime_plan(window, new_life, posts, window_start).with_columns(
+            full=pl.col("full") | pl.col("platform_post_id").is_in(list(republished)),
+        )
+        full_ids = plan.filter("full")["platform_post_id"]
+        windowed = plan.filter(~pl.col("full"))
+        result.posts_read_in_full = full_ids.len()
+        if full_ids.len():
+            history = (
+                _read(warehouse, "post_observations", POST_OBSERVATIONS, None)
+                .filter(pl.col("platform_post_id").is_in(full_ids.implode()))
+                .collect()
+            )
+            fresh.append(post_hourly(history, pl.DataFrame(schema=PERIOD_OBSERVATIONS), posts))
+            region.append(
+                pl.DataFrame({"platform_post_id": full_ids}).with_columns(
+                    start=pl.lit(BEGINNING), end=pl.lit(THE_END)
+                )
+            )
+        if windowed.height:
+            part = window.join(windowed.select("platform_post_id"), on="platform_post_id")
+            hours = post_hourly(part, pl.DataFrame(schema=PERIOD_OBSERVATIONS), posts)
+            cuts = windowed.select("platform_post_id", "cut")
+            fresh.append(
+                hours.join(cuts, on="platform_post_id")
+                .filter(pl.col("hour") >= pl.col("cut"))
+                .select(list(POST_HOURLY))
+            )
+            region.append(cuts.rename({"cut": "start"}).with_columns(end=pl.lit(THE_END)))
+        result.posts_recomputed += plan.height
+
+    if not new_per.is_empty():
+        spans = new_per.group_by("platform_post_id").agg(
+            pl.col("period_start").min().alias("start"), pl.col("period_end").max().alias("end")
+        )
+        # Every revision of a day lands on or after that day began, so this reaches them all.
+        since = spans["start"].min().date() - timedelta(days=1)
+        rows = (
+            _read(warehouse, "period_observations", PERIOD_OBSERVATIONS, since)
+            .filter(pl.col("platform_post_id").is_in(spans["platform_post_id"].implode()))
+            .collect()
+            .join(spans, on="platform_post_id")
+            .filter(pl.col("period_start") >= pl.col("start"))
+            .select(list(PERIOD_OBSERVATIONS))
+        )
+        hours = post_hourly(pl.DataFrame(schema=POST_OBSERVATIONS), rows, posts)
+        fresh.append(
+            hours.join(spans, on="platform_post_id")
+            .filter((pl.col("hour") >= pl.col("start")) & (pl.col("hour") < pl.col("end")))
+            .select(list(POST_HOURLY))
+        )
+        region.append(spans)
+        result.posts_recomputed += spans.height
+
+    regions = (
+        pl.concat(region)
+        .group_by("platform_post_id")
+        .agg(pl.col("start").min(), pl.col("end").max())
+    )
+    new_rows = pl.concat(fresh).sort("platform_post_id", "hour")
+    _rewrite_hourly(warehouse, regions, new_rows, result)
+    return result
+
+
+def _in_region() -> pl.Expr:
+    return (pl.col("hour") >= pl.col("start")) & (pl.col("hour") < pl.col("end"))
+
+
+def _rewrite_hourly(
+    warehouse: Path, regions: pl.DataFrame, new_rows: pl.DataFrame, result: HourlyResult
+) -> None:
+    existing = {
+        date.fromisoformat(v) for v in storage.partition_values(warehouse, "post_hourly", "day")
+    }
+    first_day = regions["start"].min().date()
+    candidates = {d for d in existing if d >= first_day}
+    candidates |= set(new_rows["hour"].dt.date().unique().to_list())
+    by_day = new_rows.with_columns(day=pl.col("hour").dt.date()).partition_by(
+        "day", as_dict=True, include_key=False
+    )
+    for day in sorted(candidates):
+        path = storage.partition_path(warehouse, "post_hourly", "day", day.isoformat())
+        old = pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=POST_HOURLY)
+        keep = (
+            old.join(regions, on="platform_post_id", how="left")
+            .filter(~(pl.col("start").is_not_null() & _in_region()))
+            .select(list(POST_HOURLY))
+        )
+        add = by_day.get((day,), pl.DataFrame(schema=POST_HOURLY))
+        merged = pl.concat([keep, add]).sort("platform_post_id", "hour")
+        if merged.equals(old):
+            continue
+        result.changed_days.add(day)
+        if merged.is_empty():
+            storage.remove_partitions(warehouse, "post_hourly", "day", [day.isoformat()])
+            continue
+        storage.write_partition(warehouse, "post_hourly", merged, "day", day.isoformat())
+        result.days_rewritten.append(day.isoformat())
+        result.rows_written += merged.height
+
+
+def _catalog_hash(accounts: pl.DataFrame) -> str:
+    return hashlib.sha256(accounts.sort("social_account_id").write_csv().encode()).hexdigest()
+
+
+def _state(warehouse: Path) -> dict[str, str]:
+    path = warehouse / STATE_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _write_state(warehouse: Path, state: dict[str, str]) -> None:
+    path = warehouse / STATE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(state, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _week(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _hourly_days(warehouse: Path, days: Iterable[date]) -> pl.DataFrame:
+    files = [
+        str(p)
+        for d in sorted(set(days))
+        if (p := storage.partition_path(warehouse, "post_hourly", "day", d.isoformat())).exists()
+    ]
+    return pl.read_parquet(files) if files else pl.DataFrame(schema=POST_HOURLY)
+
+
+def _follower_touched_days(
+    followers: pl.DataFrame, landing: list[date], days: set[date]
+) -> set[date]:
+    """Days whose F can change: from each account's earliest new snapshot to the last day, or
+    from the very first day when that snapshot is the account's first (F before it is its value).
+    """
+    new = followers.filter(pl.col("landing_date").is_in(landing))
+    if new.is_empty() or not days:
+        return set()
+    first = followers.group_by("social_account_id").agg(pl.col("collected_at").min().alias("f"))
+    starts = (
+        new.group_by("social_account_id")
+        .agg(pl.col("collected_at").min().alias("c"))
+        .join(first, on="social_account_id")
+    )
+    begin = min(days) if (starts["c"] <= starts["f"]).any() else starts["c"].min().date()
+    return {begin + timedelta(days=i) for i in range((max(days) - begin).days + 1)}
+
+
+def refresh_rollups(warehouse: Path, landing: list[date], hourly: HourlyResult) -> RollupResult:
+    """Rewrite the rollup partitions whose buckets the run can have changed."""
+    landing = _dates(landing)
+    posts = _posts(warehouse)
+    accounts_path = storage.partition_path(warehouse, "catalog_accounts", None, None)
+    accounts = (
+        pl.read_parquet(accounts_path)
+        if accounts_path.exists()
+        else pl.DataFrame(schema=CATALOG_ACCOUNTS)
+    )
+    followers = _followers_with_landing(warehouse)
+    hourly_days = {
+        date.fromisoformat(v) for v in storage.partition_values(warehouse, "post_hourly", "day")
+    }
+    published_days = set(posts["published_at"].drop_nulls().dt.date().to_list())
+    follower_days = set(followers["collected_at"].dt.date().to_list())
+    all_days = hourly_days | published_days | follower_days
+    state = _state(warehouse)
+    catalog_hash = _catalog_hash(accounts)
+    full = state.get("catalog_hash") != catalog_hash
+    if full:
+        touched = set(all_days)
+    else:
+        touched = set(hourly.changed_days)
+        touched |= set(
+            posts.filter(pl.col("published_known_since").is_in(landing))["published_at"]
+            .drop_nulls()
+            .dt.date()
+            .to_list()
+        )
+        touched |= _follower_touched_days(followers, landing, all_days)
+    written: dict[str, list[str]] = {t: [] for t in ROLLUP_TABLES.values()}
+    rows = 0
+    weeks = {_week(d) for d in touched}
+    source = _hourly_days(
+        warehouse, {w + timedelta(days=i) for w in weeks for i in range(7)} & hourly_days
+    )
+    obs = followers.select(list(FOLLOWER_OBSERVATIONS))
+    for granularity, table in ROLLUP_TABLES.items():
+        key = ROLLUP_KEYS[granularity]
+        values = sorted(weeks) if granularity == "week" else sorted(touched)
+        roll = build_rollups(source, posts, accounts, obs, granularity=granularity)
+        roll = roll.with_columns(_p=pl.col("bucket_start").dt.date())
+        parts = roll.partition_by("_p", as_dict=True, include_key=False)
+        stale = set(storage.partition_values(warehouse, table, key))
+        for value in values:
+            df = parts.get((value,), pl.DataFrame(schema=ROLLUP)).select(list(ROLLUP))
+            if df.is_empty():
+                if value.isoformat() in stale:
+                    storage.remove_partitions(warehouse, table, key, [value.isoformat()])
+                continue
+            storage.write_partition(warehouse, table, df, key, value.isoformat())
+            written[table].append(value.isoformat())
+            rows += df.height
+        if full:
+            gone = stale - {v.isoformat() for v in values}
+            storage.remove_partitions(warehouse, table, key, sorted(gone))
+    _write_state(warehouse, {"catalog_hash": catalog_hash})
+    return RollupResult(full, written, rows)
+
+
+def _followers_with_landing(warehouse: Path) -> pl.DataFrame:
+    """Every follower snapshot with its landing date (the hive key), to tell new ones apart."""
+    if not storage.partition_values(warehouse, "follower_observations", "landing_date"):
+        return pl.DataFrame(schema={**FOLLOWER_OBSERVATIONS, "landing_date": pl.Date()})
+    return (
+        storage.scan(warehouse, "follower_observations")
+        .select(*FOLLOWER_OBSERVATIONS, "landing_date")
+        .collect()
+    )
