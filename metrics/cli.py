@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="sample data, the whole pipeline, a sample answer")
     demo.set_defaults(func=cmd_demo)
+
+    from metrics import cli_query
+
+    cli_query.register(sub)
     return parser
 
 

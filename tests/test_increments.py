@@ -9,6 +9,7 @@ from typing import Any
 
 import hypothesis.strategies as st
 import polars as pl
+import pytest
 from hypothesis import given, settings
 
 from metrics import schema
@@ -71,6 +72,17 @@ def test_empty_and_lazy_inputs() -> None:
     got = post_hourly(NO_LIFETIME.lazy(), NO_PERIODS.lazy(), schema.empty(schema.POSTS).lazy())
     assert got.schema == pl.Schema(schema.POST_HOURLY)
     assert got.height == 0
+
+
+def test_refuses_inputs_it_cannot_count_exactly() -> None:
+    huge = lifetime({"platform_post_id": "p", "collected_at": at(1), "views": 2**61})
+    with pytest.raises(ValueError, match="beyond"):
+        post_hourly(huge, NO_PERIODS, posts({}))
+    backwards = per_day(_yt_day(date(2026, 3, 1), at(8), at(7), views=1, collected_at=at(50)))
+    with pytest.raises(ValueError, match="end before"):
+        post_hourly(NO_LIFETIME, backwards, posts({}))
+    with pytest.raises(ValueError, match="repeated"):
+        post_hourly(NO_LIFETIME, NO_PERIODS, posts({"p": None}).vstack(posts({"p": at(1)})))
 
 
 def test_first_value_goes_to_publication_hour_then_increments_apportioned() -> None:

@@ -1,0 +1,182 @@
+"""The read side of the `metrics` command line: `query`, `serve` and `keys`.
+
+`query` prints the endpoint's JSON body by default (CONTRACT §6), so scripts can pipe it;
+`--format table` is for people: the series, the totals and a sparkline per metric. On a 422 or
+404 it prints the error body and exits 2, like argparse does for a bad command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from metrics import config, keys
+from metrics.errors import QueryError
+from metrics.query import connect
+from metrics.schema import SCOPES
+from metrics.window import GRANULARITIES
+
+_BARS = "▁▂▃▄▅▆▇█"
+_SPARK_WIDTH = 48
+
+
+def sparkline(values: list[float]) -> str:
+    """One bar per value (averaged down to at most 48), scaled between the min and the max."""
+    if len(values) > _SPARK_WIDTH:
+        step = len(values) / _SPARK_WIDTH
+        chunks = [values[round(i * step) : round((i + 1) * step)] for i in range(_SPARK_WIDTH)]
+        values = [sum(c) / len(c) for c in chunks]
+    low, high = min(values, default=0), max(values, default=0)
+    span = (high - low) or 1
+    return "".join(_BARS[round((v - low) / span * (len(_BARS) - 1))] for v in values)
+
+
+def _cell(name: str, value: Any) -> str:
+    if name == "engagement_rate":
+        return f"{value:.2%}"
+    return f"{value:,}"
+
+
+def render_table(body: dict[str, Any], console: Console) -> None:
+    """The body as a table of buckets plus a totals table with sparklines."""
+    window = body["window"]
+    names = [k for k in body["totals"] if k != "post_count"]
+    zone = f" ({window['tz']})" if "tz" in window else ""
+    table = Table(
+        title=f"{body['scope']} {body['id']}: {window['since']} to {window['until']}, "
+        f"by {window['granularity']}{zone}",
+        caption=f"as of {body['as_of'] or 'never'}; * partial bucket",
+    )
+    table.add_column("bucket")
+    for name in names:
+        table.add_column(name, justify="right")
+    for row in body["series"]:
+        label = row["bucket"] + ("*" if row.get("partial") else "")
+        table.add_row(label, *(_cell(n, row[n]) for n in names))
+    totals = Table(title="totals")
+    totals.add_column("metric")
+    totals.add_column("total", justify="right")
+    totals.add_column("series")
+    for name in names:
+        line = sparkline([row[name] for row in body["series"]])
+        totals.add_row(name, _cell(name, body["totals"][name]), line)
+    totals.add_row("post_count", _cell("post_count", body["totals"]["post_count"]), "")
+    console.print(table)
+    console.print(totals)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    store = connect(config.warehouse_dir())
+    try:
+        body = store.query(
+            org_id=args.org,
+            project_id=args.project,
+            scope=args.scope,
+            id=args.id,
+            metrics=args.metrics,
+            since=args.since,
+            until=args.until,
+            granularity=args.granularity,
+            tz=args.tz,
+        )
+    except QueryError as exc:
+        sys.stdout.buffer.write(orjson.dumps(exc.body, option=orjson.OPT_INDENT_2) + b"\n")
+        return 2
+    if args.format == "table":
+        render_table(body, Console())
+    else:
+        sys.stdout.buffer.write(orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from metrics.http import serve
+
+    serve(config.warehouse_dir(), keys.keys_file(args.keys_file), args.host, args.port)
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    if not args.org.startswith("org_"):
+        print(f"--org must be an organization id (org_…), not {args.org}", file=sys.stderr)
+        return 2
+    secret, record = keys.create(
+        keys.keys_file(args.keys_file), args.org, tuple(args.scope or [keys.READ_SCOPE])
+    )
+    print(secret)
+    print(
+        f"key {record.id} for {record.org_id} ({', '.join(record.scopes)}); "
+        "this is the only time it is shown",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    record = keys.revoke(keys.keys_file(args.keys_file), args.key)
+    if record is None:
+        print("no live key matches", file=sys.stderr)
+        return 1
+    print(f"revoked key {record.id} of {record.org_id}")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    for k in keys.list_keys(keys.keys_file(args.keys_file)):
+        state = f"revoked {k.revoked_at}" if k.revoked_at else "live"
+        print(f"{k.id}  {k.org_id}  {','.join(k.scopes)}  created {k.created_at}  {state}")
+    return 0
+
+
+def _keys_file_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keys-file", help=f"key store (default ${keys.KEYS_ENV} or {keys.DEFAULT_KEYS_FILE})"
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `query`, `serve` and `keys` to the top-level `metrics` parser."""
+    query = subparsers.add_parser(
+        "query",
+        help="answer one metrics request from the warehouse",
+        description="Print the body GET /v1/projects/{project}/metrics would return.",
+    )
+    query.add_argument("--org", required=True, help="organization asking (org_…)")
+    query.add_argument("--project", required=True, help="project the request is made in (prj_…)")
+    query.add_argument("--scope", required=True, help=", ".join(SCOPES))
+    query.add_argument("--id", required=True, help="id of the scoped entity")
+    query.add_argument(
+        "--metrics", action="append", help="a,b or repeated (default: the scope's bundle)"
+    )
+    query.add_argument("--since", help="ISO-8601 start, inclusive (default: until - 30 days)")
+    query.add_argument("--until", help="ISO-8601 end, exclusive (default: now)")
+    query.add_argument("--granularity", default="day", help=", ".join(GRANULARITIES))
+    query.add_argument("--tz", default="UTC", help="IANA zone for day/week buckets")
+    query.add_argument("--format", default="json", choices=("json", "table"))
+    query.set_defaults(func=cmd_query)
+
+    serve = subparsers.add_parser("serve", help="serve the metrics endpoint over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    _keys_file_flag(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    key_parser = subparsers.add_parser("keys", help="create, list and revoke API keys")
+    key_commands = key_parser.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = key_commands.add_parser("create", help="print a new key once; only its hash is kept")
+    create.add_argument("--org", required=True, help="organization the key reads (org_…)")
+    create.add_argument("--scope", action="append", help=f"repeatable (default: {keys.READ_SCOPE})")
+    _keys_file_flag(create)
+    create.set_defaults(func=cmd_keys_create)
+    revoke = key_commands.add_parser("revoke", help="end a key, given the key or its id")
+    revoke.add_argument("key", metavar="KEY_OR_ID")
+    _keys_file_flag(revoke)
+    revoke.set_defaults(func=cmd_keys_revoke)
+    listing = key_commands.add_parser("list", help="show every key's id, org, scopes and state")
+    _keys_file_flag(listing)
+    listing.set_defaults(func=cmd_keys_list)

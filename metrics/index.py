@@ -1,0 +1,270 @@
+"""The warehouse held in memory for the read function: prefix sums, gauges and post activity.
+
+A query must answer in about a millisecond, which rules out reading Parquet per request. So the
+three rollup tables are loaded once (and again whenever `manifest.json` says the warehouse
+changed) into flat arrays sorted by (scope, id, bucket_start), each (scope, id) owning one
+contiguous slice:
+
+- `cum` holds prefix sums of the additive columns, so the sum over any run of buckets is one
+  subtraction, and the sum of everything before an instant `t` is one `searchsorted`;
+- `followers`/`follower_delta` give F at any bucket edge: rollups hold a row for every bucket
+  with a follower snapshot, so F is the last row's `followers` before `t`, or, before the
+  first row, that row's `followers - follower_delta`.
+
+Every bucket sum is then P(end) − P(start), with P read from the coarsest rollup whose buckets
+are aligned with that instant: whole UTC weeks and days come from `rollup_week`/`rollup_day`,
+edges cut by the window or by a local midnight from `rollup_hour`. Totals telescope to
+P(until) − P(since), so they equal the sum of the series by construction.
+
+`post_count` (distinct posts active in the window) is not additive, so posts are numbered in
+catalog order (org, project, layer, account, post), which gives every entity a contiguous range
+of posts, and each post keeps its sorted active hours; see `Activity`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from metrics import storage
+from metrics.schema import POST_METRICS
+from metrics.window import DAY, EPOCH_MONDAY, HOUR, WEEK
+
+ADDITIVE: tuple[str, ...] = (*POST_METRICS, "posts_published")
+
+# Coarsest first: (rollup, bucket length, an instant on a bucket edge).
+_GRAINS: tuple[tuple[str, int, int], ...] = (
+    ("rollup_week", WEEK, EPOCH_MONDAY),
+    ("rollup_day", DAY, 0),
+    ("rollup_hour", HOUR, 0),
+)
+_HOUR_BITS = 21  # hours since 1970 stay below 2**21 until 2209
+_LEVELS: tuple[tuple[str, str], ...] = (
+    ("organization", "org_id"),
+    ("project", "project_id"),
+    ("project_layer", "project_layer_id"),
+    ("social_account", "social_account_id"),
+    ("platform_post", "platform_post_id"),
+)
+
+Key = tuple[str, str]  # (scope, id)
+
+
+@dataclass(frozen=True)
+class Grain:
+    """One rollup table: rows sorted by (scope, id, bucket_start)."""
+
+    starts: np.ndarray  # bucket_start, epoch seconds
+    cum: np.ndarray  # (rows + 1, len(ADDITIVE)) prefix sums
+    followers: np.ndarray
+    delta: np.ndarray
+    ranges: dict[Key, tuple[int, int]]
+
+    def prefix(self, key: Key, at: np.ndarray) -> np.ndarray:
+        """Sums of everything before each instant of `at` (each on an edge of this grain)."""
+        lo, hi = self.ranges.get(key, (0, 0))
+        return self.cum[lo + np.searchsorted(self.starts[lo:hi], at)] - self.cum[lo]
+
+    def gauge(self, key: Key, at: np.ndarray) -> np.ndarray:
+        """F at each instant of `at` (each on an edge of this grain)."""
+        lo, hi = self.ranges.get(key, (0, 0))
+        if lo == hi:
+            return np.zeros(len(at), dtype=np.int64)
+        k = np.searchsorted(self.starts[lo:hi], at)
+        before_first = self.followers[lo] - self.delta[lo]
+        return np.where(k > 0, self.followers[lo + np.maximum(k - 1, 0)], before_first)
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Active hours per post, for exact distinct counts over any post range and window.
+
+    `keys` holds `position << 21 | hour` for every (post, hour) with a non-zero increment,
+    sorted; `first`/`last` are each post's first and last active hour. A post whose first or
+    last active hour lies in the window is counted outright; one active before the window and
+    again after it needs its next active hour from `since` on, one vectorized `searchsorted`.
+    """
+
+    keys: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    ranges: dict[Key, tuple[int, int]]
+
+    def count(self, key: Key, since: int, until: int) -> int:
+        lo, hi = self.ranges.get(key, (0, 0))
+        start, end = since // HOUR, until // HOUR
+        first, last = self.first[lo:hi], self.last[lo:hi]
+        touching = (first < end) & (last >= start)
+        certain = touching & ((first >= start) | (last < end))
+        straddling = np.flatnonzero(touching & ~certain) + lo
+        if not len(straddling):
+            return int(certain.sum())
+        base = straddling << _HOUR_BITS
+        nxt = self.keys[np.searchsorted(self.keys, base | start)]
+        return int(certain.sum()) + int((nxt < (base | end)).sum())
+
+
+@dataclass(frozen=True)
+class Index:
+    """Everything one version of the warehouse answers from; immutable once built."""
+
+    version: str | None
+    as_of: str | None
+    projects: dict[str, str]  # project id -> org id
+    homes: dict[Key, tuple[str, str | None]]  # entity -> (org id, project id)
+    grains: tuple[tuple[Grain, int, int], ...]  # (grain, bucket length, origin), coarsest first
+    activity: Activity
+
+    def measure(self, key: Key, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(P, F) at each edge: additive sums of everything before it, and followers."""
+        sums = np.zeros((len(edges), len(ADDITIVE)), dtype=np.int64)
+        gauge = np.zeros(len(edges), dtype=np.int64)
+        todo = np.ones(len(edges), dtype=bool)
+        for grain, length, origin in self.grains:
+            mask = todo & ((edges - origin) % length == 0)
+            if mask.any():
+                sums[mask] = grain.prefix(key, edges[mask])
+                gauge[mask] = grain.gauge(key, edges[mask])
+                todo &= ~mask
+        return sums, gauge
+
+
+def read_manifest(warehouse: Path) -> dict[str, str | None]:
+    """`manifest.json`, or an empty one when the pipeline has not written any yet."""
+    try:
+        return json.loads((warehouse / storage.MANIFEST_FILE).read_bytes())
+    except FileNotFoundError:
+        return {}
+
+
+def _read(warehouse: Path, table: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """The table's columns in `schema`; empty when the table has no file yet."""
+    base = storage.table_dir(warehouse, table)
+    files = sorted(base.glob("**/*.parquet")) if base.is_dir() else []
+    if not files:
+        return pl.DataFrame(schema=schema)
+    return pl.read_parquet(files, columns=list(schema)).cast(schema)  # type: ignore[arg-type]
+
+
+def _grain(frame: pl.DataFrame) -> Grain:
+    frame = frame.with_columns(pl.col("bucket_start").dt.epoch("s")).sort(
+        "scope", "id", "bucket_start"
+    )
+    values = frame.select(ADDITIVE).to_numpy()
+    cum = np.zeros((len(values) + 1, len(ADDITIVE)), dtype=np.int64)
+    np.cumsum(values, axis=0, out=cum[1:])
+    return Grain(
+        starts=frame["bucket_start"].to_numpy(),
+        cum=cum,
+        followers=frame["followers"].to_numpy(),
+        delta=frame["follower_delta"].to_numpy(),
+        ranges=_spans(frame.with_row_index("row"), ["scope", "id"], "row"),
+    )
+
+
+def _spans(frame: pl.DataFrame, key: list[str], row: str) -> dict[Key, tuple[int, int]]:
+    """(scope, id) -> [lo, hi) range of `row`, for a frame where each key's rows are contiguous."""
+    spans = frame.group_by(key).agg(pl.col(row).min().alias("lo"), pl.col(row).max().alias("hi"))
+    return {(k[0], k[1]): (k[2], k[3] + 1) for k in spans.iter_rows()}
+
+
+def _lineage(accounts: pl.DataFrame, posts: pl.DataFrame) -> pl.DataFrame:
+    """One row per attributable post, numbered in catalog order, with its ancestors."""
+    return (
+        posts.join(accounts, on="social_account_id", how="inner")
+        .sort("org_id", "project_id", "project_layer_id", "social_account_id", "platform_post_id")
+        .with_row_index("position")
+        .with_columns(pl.col("position").cast(pl.Int64))
+    )
+
+
+def _homes(
+    entities: pl.DataFrame, accounts: pl.DataFrame, lineage: pl.DataFrame
+) -> dict[Key, tuple[str, str | None]]:
+    """(scope, id) -> (org, project) for every entity of the newest catalog and its posts."""
+    rows = [
+        entities.select("kind", "id", "org_id", "project_id"),
+        accounts.select(pl.lit("social_account"), "social_account_id", "org_id", "project_id"),
+        lineage.select(pl.lit("platform_post"), "platform_post_id", "org_id", "project_id"),
+    ]
+    return {
+        (scope, id_): (org, project)
+        for frame in rows
+        for scope, id_, org, project in frame.iter_rows()
+    }
+
+
+def _activity(lineage: pl.DataFrame, hourly: pl.DataFrame) -> Activity:
+    ranges: dict[Key, tuple[int, int]] = {}
+    for scope, column in _LEVELS:
+        spans = _spans(lineage.with_columns(pl.lit(scope).alias("_s")), ["_s", column], "position")
+        ranges.update(spans)
+    active = (
+        hourly.filter(
+            (pl.col("scope") == "platform_post")
+            & pl.any_horizontal(pl.col(m) != 0 for m in POST_METRICS)
+        )
+        .select(
+            pl.col("id").alias("platform_post_id"),
+            (pl.col("bucket_start").dt.epoch("s") // HOUR).alias("hour"),
+        )
+        .join(lineage.select("platform_post_id", "position"), on="platform_post_id")
+        .sort("position", "hour")
+    )
+    bounds = active.group_by("position").agg(
+        pl.col("hour").min().alias("first"), pl.col("hour").max().alias("last")
+    )
+    first = np.full(lineage.height, np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(lineage.height, -1, dtype=np.int64)
+    first[bounds["position"].to_numpy()] = bounds["first"].to_numpy()
+    last[bounds["position"].to_numpy()] = bounds["last"].to_numpy()
+    keys = (active["position"].to_numpy() << _HOUR_BITS) | active["hour"].to_numpy()
+    return Activity(keys, first, last, ranges)
+
+
+_STRINGS = pl.String()
+_ROLLUP_COLUMNS: dict[str, pl.DataType] = {
+    "scope": _STRINGS,
+    "id": _STRINGS,
+    "bucket_start": pl.Datetime("us", "UTC"),
+    **dict.fromkeys([*ADDITIVE, "followers", "follower_delta"], pl.Int64()),
+}
+
+
+def load(warehouse: Path) -> Index:
+    """Read one version of the warehouse; missing tables read as empty (all answers zero)."""
+    manifest = read_manifest(warehouse)
+    entities = _read(
+        warehouse,
+        "catalog_entities",
+        dict.fromkeys(["id", "kind", "org_id", "project_id"], _STRINGS),
+    )
+    accounts = _read(
+        warehouse,
+        "catalog_accounts",
+        dict.fromkeys(["social_account_id", "project_layer_id", "project_id", "org_id"], _STRINGS),
+    )
+    posts = _read(
+        warehouse, "posts", dict.fromkeys(["platform_post_id", "social_account_id"], _STRINGS)
+    )
+    lineage = _lineage(accounts, posts)
+    grains = []
+    for table, length, origin in _GRAINS:  # one table in memory at a time
+        frame = _read(warehouse, table, _ROLLUP_COLUMNS)
+        if table == "rollup_hour":
+            activity = _activity(lineage, frame)
+        if frame.height:
+            grains.append((_grain(frame), length, origin))
+    projects = entities.filter(pl.col("kind") == "project").select("id", "org_id")
+    return Index(
+        version=manifest.get("version"),
+        as_of=manifest.get("as_of"),
+        projects=dict(projects.iter_rows()),
+        homes=_homes(entities, accounts, lineage),
+        grains=tuple(grains),
+        activity=activity,
+    )

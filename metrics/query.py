@@ -1,0 +1,238 @@
+"""The read function (CONTRACT §5): `metrics.connect(warehouse).query(...)`.
+
+A `Store` answers from an in-memory `Index` of the warehouse (see `metrics.index`) and swaps in
+a new one when the pipeline publishes a new `manifest.json`: the stat per query costs a few
+microseconds, the reload runs on a background thread, and queries in flight keep the index
+they started with. Nothing is ever opened for writing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from metrics import config, storage
+from metrics import window as windows
+from metrics.errors import NotFoundError, ValidationError
+from metrics.index import ADDITIVE, Index, load, read_manifest
+from metrics.schema import POST_METRICS, SCOPES
+
+log = logging.getLogger(__name__)
+
+METRICS: tuple[str, ...] = (
+    *POST_METRICS,
+    "engagement_rate",
+    "followers",
+    "follower_delta",
+    "posts_published",
+)
+PAID_METRICS = frozenset(
+    ("spend", "cpa", "cpc", "cpm", "ctr", "roas", "conversions", "clicks", "installs", "revenue")
+)
+DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
+    "platform_post": ("views", "likes", "comments", "shares", "saves", "engagement_rate"),
+    "social_account": ("followers", "follower_delta", "posts_published", "views"),
+    "project_layer": ("views", "engagement_rate", "posts_published"),
+    "project": ("views", "engagement_rate", "posts_published"),
+    "organization": ("views", "posts_published"),
+}
+ID_PREFIX: dict[str, str] = {
+    "platform_post": "pst_",
+    "social_account": "acc_",
+    "project_layer": "lyr_",
+    "project": "prj_",
+    "organization": "org_",
+}
+_GAUGES = ("followers", "follower_delta")
+_COLUMN = {name: i for i, name in enumerate(ADDITIVE)}
+_ENGAGED = [_COLUMN[m] for m in ("likes", "comments", "shares", "saves")]
+_RELOAD_RETRY_SECONDS = 1.0
+_LOAD_ATTEMPTS = 3
+
+
+def _metric_names(scope: str, metrics: Sequence[str] | str | None) -> list[str]:
+    """The requested metrics in order, without repeats; `a,b` items are split."""
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    names = [n for item in metrics or () for n in item.split(",") if n]
+    if not names:
+        return list(DEFAULT_METRICS[scope])
+    for name in names:
+        if name in PAID_METRICS:
+            raise ValidationError(
+                f"Unknown metric: {name}. Use /v1/projects/:projectId/ads-metrics for paid metrics."
+            )
+        if name not in METRICS:
+            raise ValidationError(f"Unknown metric: {name}.")
+        if scope == "platform_post" and name in _GAUGES:
+            raise ValidationError(f"{name} is not available for scope platform_post.")
+    return list(dict.fromkeys(names))
+
+
+def _check_request(scope: str | None, id: str | None, granularity: str) -> tuple[str, str]:
+    """(scope, id), once scope, granularity and id fit together."""
+    if not scope:
+        raise ValidationError("Missing scope.")
+    if scope not in SCOPES:
+        raise ValidationError(f"Unknown scope: {scope}. Use one of {', '.join(SCOPES)}.")
+    if granularity not in windows.GRANULARITIES:
+        raise ValidationError(f"Unknown granularity: {granularity}. Use hour, day or week.")
+    if not id:
+        raise ValidationError("Missing id.")
+    if not id.startswith(ID_PREFIX[scope]):
+        raise ValidationError(
+            f"id {id} does not fit scope {scope}: expected an id starting {ID_PREFIX[scope]}."
+        )
+    if scope == "platform_post" and granularity == "week":
+        raise ValidationError("Scope platform_post accepts granularity hour or day.")
+    return scope, id
+
+
+def _check_visible(index: Index, org_id: str, project_id: str, scope: str, id: str) -> None:
+    """404 unless the project is the org's and the entity sits in it; one message either way."""
+    if index.projects.get(project_id) != org_id:
+        raise NotFoundError(f"Project {project_id} not found.")
+    if scope == "organization":
+        if id != org_id:
+            raise NotFoundError(f"organization {id} not found.")
+    elif index.homes.get((scope, id)) != (org_id, project_id):
+        raise NotFoundError(f"{scope} {id} not found in project {project_id}.")
+
+
+def _values(name: str, sums: np.ndarray, ends: np.ndarray, starts: np.ndarray) -> list[Any]:
+    """One metric over spans: `sums` rows are additive sums, `ends`/`starts` F at their edges."""
+    if name == "followers":
+        return ends.tolist()
+    if name == "follower_delta":
+        return (ends - starts).tolist()
+    if name == "engagement_rate":
+        # Python division of exact integers: the nearest float to the true ratio.
+        engaged = sums[:, _ENGAGED].sum(axis=1).tolist()
+        views = sums[:, _COLUMN["views"]].tolist()
+        return [e / max(v, 1) for e, v in zip(engaged, views, strict=True)]
+    return sums[:, _COLUMN[name]].tolist()
+
+
+def _answer(index: Index, scope: str, id: str, names: list[str], window: windows.Window) -> dict:
+    """The 200 body for a checked request."""
+    buckets = windows.buckets(window)
+    prefix, gauge = index.measure((scope, id), buckets.edges)
+    sums = np.diff(prefix, axis=0)
+    columns = [_values(n, sums, gauge[1:], gauge[:-1]) for n in names]
+    keys = ("bucket", *names)
+    series = [
+        dict(zip(keys, row, strict=True)) for row in zip(buckets.labels, *columns, strict=True)
+    ]
+    if buckets.partial_first:
+        series[0]["partial"] = True
+    if buckets.partial_last:
+        series[-1]["partial"] = True
+    whole = (prefix[-1:] - prefix[:1], gauge[-1:], gauge[:1])
+    totals = {n: _values(n, *whole)[0] for n in names}
+    totals["post_count"] = index.activity.count((scope, id), window.since, window.until)
+    return {
+        "scope": scope,
+        "id": id,
+        "window": window.echo(),
+        "as_of": index.as_of,
+        "series": series,
+        "totals": totals,
+    }
+
+
+def _stamp(warehouse: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(warehouse / storage.MANIFEST_FILE)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class Store:
+    """A read-only, thread-safe handle on one warehouse; reuse it for every query."""
+
+    def __init__(self, warehouse: Path) -> None:
+        self.warehouse = warehouse
+        self._reloading = threading.Lock()
+        self._retry_at = 0.0
+        self._stamp = _stamp(warehouse)
+        self._index = self._load()
+
+    def _load(self) -> Index:
+        """Load, retrying when a run removes a partition between listing and reading it."""
+        for _ in range(_LOAD_ATTEMPTS - 1):
+            try:
+                return load(self.warehouse)
+            except (OSError, pl.exceptions.PolarsError) as exc:
+                log.warning("warehouse changed while loading (%s); retrying", exc)
+                time.sleep(0.2)
+        return load(self.warehouse)
+
+    def refresh(self) -> bool:
+        """Reload now if the manifest changed since the last load; True when it did."""
+        with self._reloading:
+            return self._reload()
+
+    def _reload(self) -> bool:
+        stamp = _stamp(self.warehouse)
+        if stamp == self._stamp:
+            return False
+        changed = read_manifest(self.warehouse).get("version") != self._index.version
+        if changed:
+            self._index = self._load()
+        self._stamp = stamp
+        return changed
+
+    def _background_reload(self) -> None:
+        try:
+            self._reload()
+        except Exception:
+            log.exception("reloading %s failed; serving the previous version", self.warehouse)
+            self._retry_at = time.monotonic() + _RELOAD_RETRY_SECONDS
+        finally:
+            self._reloading.release()
+
+    def _check_for_new_version(self) -> None:
+        if (
+            _stamp(self.warehouse) != self._stamp
+            and time.monotonic() >= self._retry_at
+            and self._reloading.acquire(blocking=False)
+        ):
+            threading.Thread(target=self._background_reload, daemon=True).start()
+
+    def query(
+        self,
+        *,
+        org_id: str,
+        project_id: str,
+        scope: str | None,
+        id: str | None,
+        metrics: Sequence[str] | str | None = None,
+        since: windows.Instant | None = None,
+        until: windows.Instant | None = None,
+        granularity: str | None = "day",
+        tz: str | None = "UTC",
+        now: windows.Instant | None = None,
+    ) -> dict[str, Any]:
+        """The 200 body of the endpoint, or `ValidationError` (422) / `NotFoundError` (404)."""
+        self._check_for_new_version()
+        index = self._index
+        granularity = granularity or "day"
+        scope, id = _check_request(scope, id, granularity)
+        names = _metric_names(scope, metrics)
+        window = windows.resolve(since, until, granularity, tz or "UTC", now)
+        _check_visible(index, org_id, project_id, scope, id)
+        return _answer(index, scope, id, names, window)
+
+
+def connect(warehouse: str | os.PathLike[str] | None = None) -> Store:
+    """Open the warehouse read-only (default: `--warehouse`, $METRICS_WAREHOUSE_DIR, data/…)."""
+    return Store(config.warehouse_dir(warehouse))

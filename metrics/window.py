@@ -1,0 +1,195 @@
+"""The effective window of a query and the buckets that cover it (CONTRACT §5).
+
+Everything here works in integer epoch seconds: bucket edges become array indices into the
+rollups, and integers cannot drift. Calendar questions (what is local midnight, what is
+"30 days before") are answered by `zoneinfo`, the zone's own rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from metrics import zones
+from metrics.errors import ValidationError
+
+HOUR = 3600
+DAY = 24 * HOUR
+WEEK = 7 * DAY
+EPOCH_MONDAY = 4 * DAY  # 1970-01-05 00:00Z, the first Monday after the epoch
+GRANULARITIES = ("hour", "day", "week")
+DEFAULT_DAYS = 30
+HOUR_CLAMP_DAYS = 90
+# Before social media, and far enough ahead for any dashboard; keeps calendar math in range.
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+Instant = str | datetime | date
+
+
+@dataclass(frozen=True)
+class Window:
+    """[since, until) in epoch seconds, both on whole UTC hours."""
+
+    since: int
+    until: int
+    granularity: str
+    tz: str
+    zone: ZoneInfo
+
+    def echo(self) -> dict[str, str]:
+        out = {"since": iso_z(self.since), "until": iso_z(self.until)}
+        out["granularity"] = self.granularity
+        if self.tz != "UTC":
+            out["tz"] = self.tz
+        return out
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """`edges` are the bucket ends clipped to the window: len(labels) + 1 values."""
+
+    edges: np.ndarray
+    labels: list[str]
+    partial_first: bool
+    partial_last: bool
+
+
+def iso_z(t: int) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(value: Instant, zone: ZoneInfo, field: str) -> datetime:
+    """An aware UTC datetime; a date is local midnight and a naive time is local, in `zone`."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime.combine(value, time())
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValidationError(
+                f"Unparsable {field}: {value!r}. Use ISO-8601, "
+                "e.g. 2026-04-01 or 2026-04-01T00:00:00Z."
+            ) from None
+    else:
+        raise ValidationError(f"Unparsable {field}: expected an ISO-8601 string or a datetime.")
+    if dt.utcoffset() is None:
+        dt = dt.replace(tzinfo=zone)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(f"{field} must be between 1970-01-01 and 2100-01-01.") from None
+
+
+def _in_range(t: datetime, field: str) -> datetime:
+    if not _EARLIEST <= t < _LATEST:
+        raise ValidationError(f"{field} must be between 1970-01-01 and 2100-01-01.")
+    return t
+
+
+def _days_before(t: datetime, zone: ZoneInfo, days: int) -> datetime:
+    """`days` local calendar days before `t`: the same wall time, so local days stay whole."""
+    return (t.astimezone(zone) - timedelta(days=days)).astimezone(UTC)
+
+
+def _floor(t: datetime) -> int:
+    return (t - _EARLIEST) // timedelta(hours=1) * HOUR
+
+
+def resolve(
+    since: Instant | None,
+    until: Instant | None,
+    granularity: str,
+    tz: str,
+    now: Instant | None,
+) -> Window:
+    """Apply the defaults, flooring, the hour clamp and the checks of CONTRACT §5 Window.
+
+    `granularity` is one of GRANULARITIES (the caller has checked it).
+    """
+    zone = zones.resolve(tz)
+    if until is not None:
+        until_dt = _parse(until, zone, "until")
+    else:
+        until_dt = _parse(now, zone, "now") if now is not None else datetime.now(UTC)
+    until_dt = _in_range(until_dt, "until")
+    if since is not None:
+        since_dt = _parse(since, zone, "since")
+    else:
+        since_dt = _days_before(until_dt, zone, DEFAULT_DAYS)
+    since_dt = _in_range(since_dt, "since")
+    start, end = _floor(since_dt), _floor(until_dt)
+    if start >= end:
+        raise ValidationError("since must be before until (both are floored to the hour).")
+    if granularity == "hour":
+        earliest = _days_before(_EARLIEST + timedelta(seconds=end), zone, HOUR_CLAMP_DAYS)
+        start = max(start, _floor(earliest))
+    if np.any(zones.offsets_between(zone, start, end) % HOUR):
+        raise ValidationError(
+            f"Time zone {tz} is not a whole number of hours from UTC within the window; "
+            "hourly data cannot be cut finer."
+        )
+    return Window(start, end, granularity, tz, zone)
+
+
+def buckets(window: Window) -> Buckets:
+    """Every bucket overlapping the window, in order, with its label."""
+    start, end = window.since, window.until
+    if window.granularity == "hour":
+        edges = np.arange(start, end + 1, HOUR, dtype=np.int64)
+        return Buckets(edges, _hour_labels(edges[:-1], window), False, False)
+    step = 1 if window.granularity == "day" else 7
+    outer, labels = _local_days(window.zone, start, end, step)
+    return Buckets(np.clip(outer, start, end), labels, outer[0] < start, outer[-1] > end)
+
+
+def _hour_labels(starts: np.ndarray, window: Window) -> list[str]:
+    if window.tz == "UTC":
+        return [f"{s}Z" for s in np.datetime_as_string(starts.astype("datetime64[s]"))]
+    offsets = zones.offsets_at(window.zone, starts)
+    text = np.datetime_as_string((starts + offsets).astype("datetime64[s]"))
+    return [f"{s}{_offset_text(int(o))}" for s, o in zip(text, offsets, strict=True)]
+
+
+def _offset_text(seconds: int) -> str:
+    sign = "-" if seconds < 0 else "+"
+    hours, minutes = divmod(abs(seconds) // 60, 60)
+    return f"{sign}{hours:02d}:{minutes:02d}"
+
+
+def _local_days(zone: ZoneInfo, start: int, end: int, step: int) -> tuple[np.ndarray, list[str]]:
+    """Edges (UTC seconds, unclipped) and labels of the local days or weeks covering [start, end).
+
+    A zone that keeps one offset around the window (UTC always, most zones most of the year) is
+    plain arithmetic; across a DST change each local midnight is asked of the zone.
+    """
+    offsets = zones.offsets_between(zone, start - WEEK, end + WEEK)
+    if len(set(offsets.tolist())) == 1:
+        off = int(offsets[0])
+        first = (start + off) // DAY
+        if step == 7:
+            first -= (first - EPOCH_MONDAY // DAY) % 7
+        days = np.arange(first, (end + off - 1) // DAY + step + 1, step, dtype=np.int64)
+        days = days[: np.searchsorted(days * DAY - off, end) + 1]
+        labels = np.datetime_as_string(days[:-1].astype("datetime64[D]")).tolist()
+        return days * DAY - off, labels
+    day = datetime.fromtimestamp(start, zone).date()
+    if step == 7:
+        day -= timedelta(days=day.weekday())
+    edges, labels = [], []
+    while (edge := _midnight(day, zone)) < end:
+        edges.append(edge)
+        labels.append(day.isoformat())
+        day += timedelta(days=step)
+    edges.append(edge)
+    return np.array(edges, dtype=np.int64), labels
+
+
+def _midnight(day: date, zone: ZoneInfo) -> int:
+    """The first instant of local `day` (after a DST gap at midnight, the gap's end)."""
+    return int(datetime.combine(day, time(), zone).timestamp())

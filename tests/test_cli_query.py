@@ -1,0 +1,132 @@
+"""`metrics query`, `metrics keys` through their argparse wiring (`cli_query.register`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import stat
+
+import pytest
+
+import metrics
+from metrics import cli_query, keys
+from tests.test_query_rules import DATA, P1
+from tests.warehouse_fixtures import write_warehouse
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    return write_warehouse(tmp_path_factory.mktemp("cli"), DATA)
+
+
+@pytest.fixture
+def run(warehouse, monkeypatch, capsys):
+    monkeypatch.setenv("METRICS_WAREHOUSE_DIR", str(warehouse))
+    monkeypatch.setenv("COLUMNS", "200")  # rich wraps at 80 columns when not on a terminal
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        parser = argparse.ArgumentParser(prog="metrics")
+        cli_query.register(parser.add_subparsers(dest="command", required=True))
+        args = parser.parse_args(argv)
+        code = args.func(args)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+ASK = ("query", "--org", "org_a", "--project", "prj_a1")
+
+
+def test_query_prints_the_json_body(run, warehouse):
+    code, out, _ = run(
+        *ASK,
+        "--scope",
+        "project",
+        "--id",
+        "prj_a1",
+        "--metrics",
+        "views,likes",
+        "--metrics",
+        "followers",
+        "--since",
+        "2026-03-30",
+        "--until",
+        "2026-04-03",
+        "--tz",
+        "Europe/London",
+    )
+    assert code == 0
+    assert json.loads(out) == metrics.connect(warehouse).query(
+        org_id="org_a",
+        project_id="prj_a1",
+        scope="project",
+        id="prj_a1",
+        metrics=["views", "likes", "followers"],
+        since="2026-03-30",
+        until="2026-04-03",
+        tz="Europe/London",
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "status"),
+    [
+        (("--scope", "project", "--id", "prj_a1", "--metrics", "spend"), "VALIDATION"),
+        (("--scope", "galaxy", "--id", "prj_a1"), "VALIDATION"),
+        (("--scope", "social_account", "--id", "acc_b"), "NOT_FOUND"),
+    ],
+)
+def test_refusals_print_the_error_body_and_exit_2(run, argv, status):
+    code, out, _ = run(*ASK, *argv)
+    assert code == 2
+    assert json.loads(out)["error"]["code"] == status
+
+
+def test_table_format_shows_series_totals_and_sparklines(run):
+    code, out, _ = run(
+        *ASK,
+        "--scope",
+        "platform_post",
+        "--id",
+        P1,
+        "--granularity",
+        "hour",
+        "--since",
+        "2026-04-01T09:00:00Z",
+        "--until",
+        "2026-04-02T09:00:00Z",
+        "--format",
+        "table",
+    )
+    assert code == 0
+    assert "2026-04-01T10:00:00Z" in out and "totals" in out and "post_count" in out
+    assert "█" in out and "6.00%" in out  # P1's 10:00 hour: 6 engagements over 100 views
+
+
+def test_sparkline():
+    assert cli_query.sparkline([0, 1, 2]) == "▁▅█"
+    assert cli_query.sparkline([5, 5]) == "▁▁"
+    assert cli_query.sparkline([]) == ""
+    assert len(cli_query.sparkline(list(range(1000)))) == 48
+
+
+def test_keys_create_list_revoke(run, tmp_path):
+    path = tmp_path / "keys.json"
+    code, secret, err = run("keys", "create", "--org", "org_a", "--keys-file", str(path))
+    secret = secret.strip()
+    assert code == 0 and secret.startswith("lp_live_") and "only time" in err
+    assert secret not in path.read_text()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    record = keys.KeyRing(path).lookup(secret)
+    assert record is not None and record.org_id == "org_a" and record.scopes == ("metrics:read",)
+    code, listing, _ = run("keys", "list", "--keys-file", str(path))
+    assert record.id in listing and "live" in listing
+    assert run("keys", "revoke", record.id, "--keys-file", str(path))[0] == 0
+    assert run("keys", "revoke", secret, "--keys-file", str(path))[0] == 1
+    assert keys.KeyRing(path).lookup(secret) is None
+    code, other, _ = run(
+        "keys", "create", "--org", "org_a", "--scope", "ads:read", "--keys-file", str(path)
+    )
+    assert keys.KeyRing(path).lookup(other.strip()).scopes == ("ads:read",)
+    assert run("keys", "create", "--org", "prj_a1", "--keys-file", str(path))[0] == 2

@@ -1,0 +1,124 @@
+"""Small warehouses written straight from hand-made rows, for tests of the read side.
+
+Only the pipeline's last steps run here (`build_rollups`, partition writes, the manifest), so a
+test states its post_hourly increments and follower snapshots directly and can compute the
+expected answer by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from metrics import storage
+from metrics.catalog import parse_snapshot
+from metrics.rollups import build_rollups
+from metrics.schema import FOLLOWER_OBSERVATIONS, POST_HOURLY, POST_METRICS, POSTS
+
+# A post's hourly increments: (post id, UTC hour, {metric: value}).
+HourlyRow = tuple[str, datetime, dict[str, int]]
+# A follower snapshot: (account id, collected_at, followers).
+FollowerRow = tuple[str, datetime, int]
+
+
+@dataclass
+class Warehouse:
+    """What a test warehouse holds, in the shape tests write it."""
+
+    catalog: dict[str, Any]
+    posts: dict[str, tuple[str, datetime | None]] = field(default_factory=dict)  # id -> (acc, pub)
+    hourly: list[HourlyRow] = field(default_factory=list)
+    followers: list[FollowerRow] = field(default_factory=list)
+
+
+def _posts_frame(posts: dict[str, tuple[str, datetime | None]]) -> pl.DataFrame:
+    rows = [
+        {
+            "platform_post_id": pid,
+            "platform": pid.split("_")[1],
+            "native_id": pid.split("_", 2)[2],
+            "social_account_id": account,
+            "published_at": published,
+        }
+        for pid, (account, published) in posts.items()
+    ]
+    return pl.DataFrame(rows, schema=POSTS)
+
+
+def _hourly_frame(rows: Iterable[HourlyRow]) -> pl.DataFrame:
+    records = [
+        {"platform_post_id": pid, "hour": hour, **{m: values.get(m, 0) for m in POST_METRICS}}
+        for pid, hour, values in rows
+    ]
+    frame = pl.DataFrame(records, schema=POST_HOURLY)
+    return (
+        frame.group_by("platform_post_id", "hour")
+        .agg(pl.col(m).sum() for m in POST_METRICS)
+        .filter(pl.any_horizontal(pl.col(m) != 0 for m in POST_METRICS))
+        .sort("platform_post_id", "hour")
+    )
+
+
+def _followers_frame(rows: Iterable[FollowerRow]) -> pl.DataFrame:
+    records = [
+        {
+            "social_account_id": account,
+            "platform": "tiktok",
+            "collected_at": at,
+            "landing_file": "tiktok/fixture.jsonl",
+            "line": line,
+            "followers": value,
+        }
+        for line, (account, at, value) in enumerate(rows, start=1)
+    ]
+    return pl.DataFrame(records, schema=FOLLOWER_OBSERVATIONS)
+
+
+def _write_by(warehouse: Path, table: str, frame: pl.DataFrame, key: str, expr: pl.Expr) -> None:
+    """Replace the table's partitions with `frame` split by `key` = `expr` (a date)."""
+    keyed = frame.with_columns(expr.dt.date().cast(pl.String).alias("_key"))
+    for (value,), part in keyed.partition_by("_key", as_dict=True).items():
+        storage.write_partition(warehouse, table, part.drop("_key"), key, str(value))
+
+
+def write_frames(
+    root: Path,
+    catalog: dict[str, Any],
+    posts: pl.DataFrame,
+    hourly: pl.DataFrame,
+    followers: pl.DataFrame,
+) -> Path:
+    """Write a warehouse from frames (schemas POSTS, POST_HOURLY, FOLLOWER_OBSERVATIONS),
+    replacing what `root` held, and publish its manifest."""
+    entities, accounts = parse_snapshot(json.dumps(catalog).encode(), "fixture")
+    parquet = storage.parquet_root(root)
+    if parquet.is_dir():
+        for old in parquet.rglob("*.parquet"):
+            old.unlink()
+    storage.write_partition(root, "catalog_entities", entities)
+    storage.write_partition(root, "catalog_accounts", accounts)
+    storage.write_partition(root, "posts", posts)
+    _write_by(root, "post_hourly", hourly, "day", pl.col("hour"))
+    _write_by(root, "follower_observations", followers, "landing_date", pl.col("collected_at"))
+    for granularity, key in (("hour", "day"), ("day", "day"), ("week", "week")):
+        rollup = build_rollups(hourly, posts, accounts, followers, granularity=granularity)
+        _write_by(root, f"rollup_{granularity}", rollup, key, pl.col("bucket_start"))
+    storage.write_manifest(root)
+    return root
+
+
+def write_warehouse(root: Path, data: Warehouse) -> Path:
+    """Write `data` as a warehouse under `root` (replacing what was there) and publish it."""
+    return write_frames(
+        root,
+        data.catalog,
+        _posts_frame(data.posts),
+        _hourly_frame(data.hourly),
+        _followers_frame(data.followers),
+    )
