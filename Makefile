@@ -32,6 +32,7 @@ demo: env $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/metrics demo
 
 test: env
+	bash .ci/ensure-browser
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 ui: env $(DAGSTER_HOME)/dagster.yaml

@@ -26,7 +26,13 @@ def make_landing(root: Path, **overrides: object) -> tuple[Path, dict]:
     return raw, json.loads(truth.read_text())
 
 
-def run(raw: Path, warehouse: Path, first: date, last: date) -> dg.ExecuteInProcessResult:
+def run(
+    raw: Path,
+    warehouse: Path,
+    first: date,
+    last: date,
+    instance: dg.DagsterInstance | None = None,
+) -> dg.ExecuteInProcessResult:
     """One Dagster run over landing dates first..last, exactly as `metrics backfill` does."""
     result = dg.materialize(
         all_assets,
@@ -35,7 +41,7 @@ def run(raw: Path, warehouse: Path, first: date, last: date) -> dg.ExecuteInProc
             "dagster/asset_partition_range_start": first.isoformat(),
             "dagster/asset_partition_range_end": last.isoformat(),
         },
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=True,
     )
     assert result.success

@@ -35,9 +35,7 @@ EXPECTED_ASSETS = {
 def test_definitions_load_with_the_expected_assets_and_groups() -> None:
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
-    groups = {
-        key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()
-    }
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert groups == EXPECTED_ASSETS
     assert [s.name for s in defs.schedules] == ["nightly_schedule"]
     assert [s.name for s in defs.sensors] == ["landing_files_sensor"]
