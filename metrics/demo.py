@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -9,6 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from metrics import storage
+
+DAYS_SHOWN = 10
 
 
 def print_summary(warehouse: Path, console: Console | None = None) -> None:
@@ -28,8 +31,8 @@ def print_summary(warehouse: Path, console: Console | None = None) -> None:
         console.print("no project rows in rollup_day yet")
         return
     project = days.group_by("id").agg(pl.col("views").sum()).sort("views", "id").row(-1)[0]
-    rows = days.filter(pl.col("id") == project).sort("bucket_start")
-    table = Table(title=f"daily views of project {project} (rollup_day)")
+    rows = days.filter(pl.col("id") == project).sort("bucket_start").tail(DAYS_SHOWN)
+    table = Table(title=f"daily views of project {project}, last {DAYS_SHOWN} days (rollup_day)")
     for col in ("day (UTC)", "views", "likes", "posts_published", "followers"):
         table.add_column(col, justify="right")
     for r in rows.iter_rows(named=True):
@@ -41,4 +44,35 @@ def print_summary(warehouse: Path, console: Console | None = None) -> None:
             f"{r['followers']:,}",
         )
     console.print(table)
-    console.print(f"DuckDB: duckdb {warehouse / storage.DUCKDB_FILE}")
+    _print_query(warehouse, project, rows, console)
+    console.print(
+        f"\nAnalysts: every table is Parquet under {storage.parquet_root(warehouse)} and a view "
+        f"in {warehouse / storage.DUCKDB_FILE} (open it read-only)."
+    )
+
+
+def _print_query(warehouse: Path, project: str, days: pl.DataFrame, console: Console) -> None:
+    """The same project through the read function, as `metrics query` would answer it."""
+    from metrics.cli_query import render_table
+    from metrics.query import connect
+
+    org = days["org_id"][0]
+    last = days["bucket_start"].max().date()
+    since = (last - timedelta(days=6)).isoformat()
+    until = (last + timedelta(days=1)).isoformat()
+    body = connect(warehouse).query(
+        org_id=org,
+        project_id=project,
+        scope="project",
+        id=project,
+        metrics=["views", "engagement_rate", "posts_published", "followers"],
+        since=since,
+        until=until,
+        granularity="day",
+    )
+    console.print(
+        f"\n$ metrics query --org {org} --project {project} --scope project --id {project} "
+        f"--metrics views,engagement_rate,posts_published,followers --since {since} "
+        f"--until {until} --format table"
+    )
+    render_table(body, console)

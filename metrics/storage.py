@@ -48,6 +48,9 @@ def write_parquet_atomic(df: pl.DataFrame, path: Path) -> int:
     of the same partition gives an identical file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        # Left by a writer that was killed; partition writers are serialized, so it is dead.
+        stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         df.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
