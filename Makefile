@@ -10,7 +10,6 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export METRICS_RAW_DIR ?= $(CURDIR)/data/raw
 export METRICS_WAREHOUSE_DIR ?= $(CURDIR)/data/warehouse
-DEMO_ARGS ?= --seed 7 --accounts 16 --posts-per-account 6 --days 5 --start 2026-03-02
 
 .PHONY: env demo test ui lint format bench clean
 

@@ -339,6 +339,15 @@ def _ig_insights(media: dict[str, Any]) -> dict[str, object] | Reject:
     items = insights.get("data") if isinstance(insights, dict) else None
     if not isinstance(items, list):
         return Reject("invalid_record", "insights must be {'data': [...]}")
+    try:
+        # The well-formed case in one comprehension; anything odd falls through to the checks.
+        return {
+            _IG_INSIGHTS[item["name"]]: item["values"][0]["value"]
+            for item in items
+            if item["name"] in _IG_INSIGHTS
+        }
+    except (KeyError, IndexError, TypeError):
+        pass
     found: dict[str, object] = {}
     for item in items:
         if not isinstance(item, dict):

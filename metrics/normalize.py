@@ -157,20 +157,15 @@ class _Builder(adapters.Sink):
                 order if media_kind is not None else None,
             ]
             return
-        self._fold(
-            seen,
-            [
-                order,
-                platform,
-                native,
-                account,
-                media_kind,
-                published_at,
-                order if published_at is not None else None,
-                ctx.collected_at,
-                order if media_kind is not None else None,
-            ],
-        )
+        # Inline fold: the hot path, once per record.
+        if ctx.collected_at < seen[7]:
+            seen[7] = ctx.collected_at
+        if order > seen[0]:
+            seen[0], seen[3] = order, account
+        if published_at is not None and (seen[6] is None or order > seen[6]):
+            seen[5], seen[6] = published_at, order
+        if media_kind is not None and (seen[8] is None or order > seen[8]):
+            seen[4], seen[8] = media_kind, order
 
     @staticmethod
     def _fold(mine: list[Any], theirs: list[Any]) -> None:
