@@ -75,6 +75,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import orjson
 
+from metrics.schema import POST_METRICS
+
 PLATFORMS: tuple[str, ...] = ("tiktok", "instagram", "youtube", "x")
 BATCH_SIZE = 64
 
@@ -109,16 +111,7 @@ _FAKE_ENDPOINT = {
     "x": "spaces",
 }
 
-TRUTH_METRICS: tuple[str, ...] = (
-    "views",
-    "reach",
-    "impressions",
-    "likes",
-    "comments",
-    "shares",
-    "saves",
-    "watch_time_ms",
-)
+TRUTH_METRICS: tuple[str, ...] = POST_METRICS
 # Internal per-post series, shared by all platforms: views, reach, likes, comments, shares,
 # saves, watch time in ms. Each platform maps them onto its own field names.
 _V, _R, _L, _C, _S, _SV, _W = range(7)

@@ -22,6 +22,7 @@ import pytest
 
 import metrics
 from metrics.errors import QueryError
+from metrics.schema import POST_METRICS
 from tests.pipeline import make_landing, table
 from tests.pipeline import run as run_pipeline
 from tests.warehouse_fixtures import Warehouse, write_warehouse
@@ -29,16 +30,6 @@ from tests.warehouse_fixtures import Warehouse, write_warehouse
 START = datetime(2026, 2, 23, tzinfo=UTC)
 END = datetime(2026, 4, 20, tzinfo=UTC)
 HOUR = timedelta(hours=1)
-POST_METRICS = (
-    "views",
-    "reach",
-    "impressions",
-    "likes",
-    "comments",
-    "shares",
-    "saves",
-    "watch_time_ms",
-)
 ALL_METRICS = (*POST_METRICS, "engagement_rate", "followers", "follower_delta", "posts_published")
 DEFAULTS = {
     "platform_post": ["views", "likes", "comments", "shares", "saves", "engagement_rate"],
