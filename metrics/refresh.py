@@ -104,6 +104,17 @@ def _hour_floor(col: str) -> pl.Expr:
     return pl.col(col).dt.truncate("1h")
 
 
+def _first_hour() -> pl.Expr:
+    """The earliest hour a post can have increments in: its publication or its first snapshot,
+    so rebuilding a post from scratch only touches the days from there on."""
+    return (
+        pl.min_horizontal("published_at", "first_seen_at")
+        .dt.truncate("1h")
+        .fill_null(pl.lit(BEGINNING))
+        .alias("first_hour")
+    )
+
+
 def _lifetime_plan(
     window: pl.DataFrame, new: pl.DataFrame, posts: pl.DataFrame, window_start: datetime
 ) -> pl.DataFrame:
@@ -121,7 +132,7 @@ def _lifetime_plan(
         .group_by("platform_post_id")
         .agg(pl.col("collected_at").max().alias("t_anchor"))
     )
-    info = posts.select("platform_post_id", "first_seen_at", "published_known_since")
+    info = posts.select("platform_post_id", "first_seen_at", _first_hour())
     return (
         earliest.join(prev, on="platform_post_id", how="left")
         .join(anchor, on="platform_post_id", how="left")
@@ -133,7 +144,7 @@ def _lifetime_plan(
         )
         .with_columns(
             # Whole history in the window: rebuild all its hours from it.
-            cut=pl.when(pl.col("complete")).then(pl.lit(BEGINNING)).otherwise(pl.col("cut")),
+            cut=pl.when(pl.col("complete")).then(pl.col("first_hour")).otherwise(pl.col("cut")),
             full=~pl.col("complete") & pl.col("t_anchor").is_null(),
         )
     )
@@ -191,8 +202,8 @@ def refresh_post_hourly(warehouse: Path, landing: list[date]) -> HourlyResult:
             )
             fresh.append(post_hourly(history, pl.DataFrame(schema=PERIOD_OBSERVATIONS), posts))
             region.append(
-                pl.DataFrame({"platform_post_id": full_ids}).with_columns(
-                    start=pl.lit(BEGINNING), end=pl.lit(THE_END)
+                posts.filter(pl.col("platform_post_id").is_in(full_ids.implode())).select(
+                    "platform_post_id", _first_hour().alias("start"), end=pl.lit(THE_END)
                 )
             )
         if windowed.height:
