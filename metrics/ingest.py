@@ -8,6 +8,8 @@ a re-run give identical files.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -31,11 +33,27 @@ class IngestStats:
     paths: dict[str, str]
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose run was killed would otherwise wait on its queue forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def worker_pool() -> ProcessPoolExecutor:
     """Processes for parsing (METRICS_WORKERS, default: every CPU). Spawned, not forked: a fork
     of a process whose polars thread pool is running can deadlock."""
     workers = int(os.environ.get("METRICS_WORKERS") or os.cpu_count() or 1)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
 
 
 def ingest_landing_date(

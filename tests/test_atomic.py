@@ -85,3 +85,24 @@ def test_killed_run_leaves_the_previous_warehouse(tmp_path: Path) -> None:
     assert parquet_digests(warehouse) == before
     run(raw, warehouse, days[0], days[-1])
     assert parquet_digests(warehouse) == before
+
+
+def test_parsing_workers_exit_when_their_run_is_killed() -> None:
+    code = (
+        "from metrics.ingest import worker_pool\nimport time\npool = worker_pool()\n"
+        "list(pool.map(abs, [1, 2, 3]))\nprint('up', flush=True)\ntime.sleep(120)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
+    kids = subprocess.run(
+        ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert kids
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{k}").exists() for k in kids):
+        assert time.monotonic() < deadline, "orphaned parsing workers kept running"
+        time.sleep(0.2)
