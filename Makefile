@@ -45,7 +45,7 @@ format: env
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
 bench: env
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf data/raw data/warehouse $(DAGSTER_HOME)

@@ -97,7 +97,14 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from metrics.http import serve
 
-    serve(config.warehouse_dir(), keys.keys_file(args.keys_file), args.host, args.port)
+    serve(
+        config.warehouse_dir(),
+        keys.keys_file(args.keys_file),
+        args.host,
+        args.port,
+        workers=args.workers,
+        access_log=not args.no_access_log,
+    )
     return 0
 
 
@@ -163,6 +170,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser("serve", help="serve the metrics endpoint over HTTP")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.add_argument("--no-access-log", action="store_true", help="no line per request")
     _keys_file_flag(serve)
     serve.set_defaults(func=cmd_serve)
 

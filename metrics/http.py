@@ -26,7 +26,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from metrics import keys
+from metrics import config, keys
 from metrics.errors import QueryError
 from metrics.query import METRICS, Store, connect
 from metrics.schema import SCOPES
@@ -161,6 +161,31 @@ def create_app(
     return app
 
 
-def serve(warehouse: Path, keys_file: Path, host: str, port: int) -> None:
-    """Run the API with uvicorn until interrupted."""
-    uvicorn.run(create_app(warehouse, keys_file), host=host, port=port, log_level="info")
+def serve(
+    warehouse: Path,
+    keys_file: Path,
+    host: str,
+    port: int,
+    workers: int = 1,
+    access_log: bool = True,
+) -> None:
+    """Run the API with uvicorn until interrupted.
+
+    Several workers are separate processes, each with its own in-memory index; uvicorn builds
+    each app from the factory, so the paths travel through the environment.
+    """
+    if workers == 1:
+        app = create_app(warehouse, keys_file)
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
+        return
+    os.environ[config.WAREHOUSE_ENV] = str(warehouse)
+    os.environ[keys.KEYS_ENV] = str(keys_file)
+    uvicorn.run(
+        "metrics.http:create_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=access_log,
+    )
