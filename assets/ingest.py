@@ -96,11 +96,13 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     rows = dict.fromkeys(NORMALIZED_TABLES, 0)
     written = 0
     recount = 0
+    days = [date.fromisoformat(key) for key in context.partition_keys]
     with ingest.worker_pool() as pool:
-        for key in context.partition_keys:
-            day = date.fromisoformat(key)
-            stats = ingest.ingest_landing_date(warehouse.raw, warehouse.warehouse, day, cat, pool)
-            recount += count_landing_lines(warehouse.raw, day)
+        for stats in ingest.ingest_landing_dates(
+            warehouse.raw, warehouse.warehouse, days, cat, pool
+        ):
+            key = stats.landing_date.isoformat()
+            recount += count_landing_lines(warehouse.raw, stats.landing_date)
             total.add(stats.accounting)
             written += stats.bytes_written
             for table, n in stats.rows.items():

@@ -47,7 +47,7 @@ def json_loads_pass(raw: Path) -> dict:
 
 def normalize_pass(raw: Path, warehouse: Path) -> dict:
     from metrics.catalog import load_catalog
-    from metrics.ingest import ingest_landing_date, worker_pool
+    from metrics.ingest import ingest_landing_dates, worker_pool
     from metrics.normalize import landing_dates
 
     landing_dates(raw)
@@ -55,8 +55,7 @@ def normalize_pass(raw: Path, warehouse: Path) -> dict:
     catalog = load_catalog(raw)
     rows = lines = 0
     with worker_pool() as pool:
-        for day in landing_dates(raw):
-            stats = ingest_landing_date(raw, warehouse, day, catalog, pool)
+        for stats in ingest_landing_dates(raw, warehouse, landing_dates(raw), catalog, pool):
             rows += stats.rows["post_observations"]
             lines += stats.accounting.lines_read
     return {"seconds": time.perf_counter() - start, "post_observations": rows, "lines": lines}

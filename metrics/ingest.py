@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -77,6 +78,19 @@ def ingest_landing_date(
         paths[table] = str(path)
         written += size
     return IngestStats(landing_date, part.accounting, rows, written, paths)
+
+
+def ingest_landing_dates(
+    raw: Path, warehouse: Path, dates: list[date], catalog: Catalog, pool: Executor
+) -> Iterator[IngestStats]:
+    """Normalize many landing dates: whole dates in parallel when there are several (each
+    worker parses, sorts and writes its own date, so nothing waits on one process), or one
+    date's files split among the workers when there is one."""
+    if len(dates) == 1:
+        yield ingest_landing_date(raw, warehouse, dates[0], catalog, pool)
+        return
+    n = len(dates)
+    yield from pool.map(ingest_landing_date, [raw] * n, [warehouse] * n, dates, [catalog] * n)
 
 
 def write_catalog_tables(raw: Path, warehouse: Path) -> Catalog:

@@ -47,6 +47,7 @@ LOOKBACK_DAYS = 2
 # Times before and after any data, standing for "from the beginning" and "to the end".
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 THE_END = datetime(2200, 1, 1, tzinfo=UTC)
+POSTS_PER_SLICE = 5_000
 ROLLUP_TABLES = {"hour": "rollup_hour", "day": "rollup_day", "week": "rollup_week"}
 ROLLUP_KEYS = {"hour": "day", "day": "day", "week": "week"}
 STATE_FILE = "state/rollups.json"
@@ -150,6 +151,26 @@ def _lifetime_plan(
     )
 
 
+def _lifetime_hours(observations: pl.DataFrame, posts: pl.DataFrame) -> pl.DataFrame:
+    """`post_hourly` of lifetime observations, a slice of posts at a time: posts are independent,
+    and the apportionment's intermediate rows are several times the input, so slicing keeps
+    the peak memory of a large backfill bounded."""
+    ids = observations["platform_post_id"].unique().sort()
+    if ids.len() <= POSTS_PER_SLICE:
+        return post_hourly(observations, pl.DataFrame(schema=PERIOD_OBSERVATIONS), posts)
+    parts = []
+    for start in range(0, ids.len(), POSTS_PER_SLICE):
+        chunk = ids.slice(start, POSTS_PER_SLICE).implode()
+        parts.append(
+            post_hourly(
+                observations.filter(pl.col("platform_post_id").is_in(chunk)),
+                pl.DataFrame(schema=PERIOD_OBSERVATIONS),
+                posts.filter(pl.col("platform_post_id").is_in(chunk)),
+            )
+        )
+    return pl.concat(parts)
+
+
 def refresh_post_hourly(warehouse: Path, landing: list[date]) -> HourlyResult:
     """Recompute the hours that the observations of `landing` dates can change."""
     landing = _dates(landing)
@@ -189,7 +210,13 @@ def refresh_post_hourly(warehouse: Path, landing: list[date]) -> HourlyResult:
             .collect()
         )
         plan = _lifetime_plan(window, new_life, posts, window_start).with_columns(
-            full=pl.col("full") | pl.col("platform_post_id").is_in(list(republished)),
+            # A publication time learned now moves the first value: rebuild from the start,
+            # which the window already holds when the whole history is in it.
+            full=pl.col("full")
+            | (pl.col("platform_post_id").is_in(list(republished)) & ~pl.col("complete")),
+            cut=pl.when(pl.col("platform_post_id").is_in(list(republished)))
+            .then(pl.col("first_hour"))
+            .otherwise(pl.col("cut")),
         )
         full_ids = plan.filter("full")["platform_post_id"]
         windowed = plan.filter(~pl.col("full"))
@@ -200,7 +227,7 @@ def refresh_post_hourly(warehouse: Path, landing: list[date]) -> HourlyResult:
                 .filter(pl.col("platform_post_id").is_in(full_ids.implode()))
                 .collect()
             )
-            fresh.append(post_hourly(history, pl.DataFrame(schema=PERIOD_OBSERVATIONS), posts))
+            fresh.append(_lifetime_hours(history, posts))
             region.append(
                 posts.filter(pl.col("platform_post_id").is_in(full_ids.implode())).select(
                     "platform_post_id", _first_hour().alias("start"), end=pl.lit(THE_END)
@@ -208,7 +235,7 @@ def refresh_post_hourly(warehouse: Path, landing: list[date]) -> HourlyResult:
             )
         if windowed.height:
             part = window.join(windowed.select("platform_post_id"), on="platform_post_id")
-            hours = post_hourly(part, pl.DataFrame(schema=PERIOD_OBSERVATIONS), posts)
+            hours = _lifetime_hours(part, posts)
             cuts = windowed.select("platform_post_id", "cut")
             fresh.append(
                 hours.join(cuts, on="platform_post_id")
@@ -374,11 +401,16 @@ def refresh_rollups(warehouse: Path, landing: list[date], hourly: HourlyResult) 
     source = _hourly_days(
         warehouse, {w + timedelta(days=i) for w in weeks for i in range(7)} & hourly_days
     )
-    obs = followers.select(list(FOLLOWER_OBSERVATIONS))
+    start = datetime.combine(min(weeks, default=date.max), datetime.min.time(), tzinfo=UTC)
+    obs = _followers_from(followers.select(list(FOLLOWER_OBSERVATIONS)), start)
+    in_range = posts.filter(
+        (pl.col("published_at") >= start)
+        | pl.col("platform_post_id").is_in(source["platform_post_id"].unique().implode())
+    )
     for granularity, table in ROLLUP_TABLES.items():
         key = ROLLUP_KEYS[granularity]
         values = sorted(weeks) if granularity == "week" else sorted(touched)
-        roll = build_rollups(source, posts, accounts, obs, granularity=granularity)
+        roll = build_rollups(source, in_range, accounts, obs, granularity=granularity)
         roll = roll.with_columns(_p=pl.col("bucket_start").dt.date())
         parts = roll.partition_by("_p", as_dict=True, include_key=False)
         stale = set(storage.partition_values(warehouse, table, key))
@@ -396,6 +428,19 @@ def refresh_rollups(warehouse: Path, landing: list[date], hourly: HourlyResult) 
             storage.remove_partitions(warehouse, table, key, sorted(gone))
     _write_state(warehouse, {"catalog_hash": catalog_hash})
     return RollupResult(full, written, rows)
+
+
+def _followers_from(followers: pl.DataFrame, start: datetime) -> pl.DataFrame:
+    """The snapshots that decide F from `start` on: every one after it, and each account's last
+    one before it (all rows of that instant, so the (file, line) tie-break still applies).
+    F before an account's first kept snapshot is that snapshot's value, which is exactly F at
+    `start`; so rollups of buckets from `start` on come out the same as from the whole history.
+    """
+    before = followers.filter(pl.col("collected_at") < start)
+    anchors = before.filter(
+        pl.col("collected_at") == pl.col("collected_at").max().over("social_account_id")
+    )
+    return pl.concat([anchors, followers.filter(pl.col("collected_at") >= start)])
 
 
 def _followers_with_landing(warehouse: Path) -> pl.DataFrame:

@@ -239,3 +239,15 @@ def test_parallel_parsing_gives_the_sequential_tables(built) -> None:
     for name, df in alone.tables.items():
         assert shared.tables[name].equals(df), name
     assert shared.accounting == alone.accounting
+
+
+def test_slicing_posts_changes_nothing(
+    built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from metrics import refresh
+
+    raw, warehouse, _ = built
+    monkeypatch.setattr(refresh, "POSTS_PER_SLICE", 7)
+    days = landing_dates(raw)
+    run(raw, tmp_path / "sliced", days[0], days[-1])
+    assert parquet_digests(tmp_path / "sliced") == parquet_digests(warehouse)
