@@ -8,3 +8,10 @@ import dagster as dg
 # beta/preview notices would otherwise print on every code-location load.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+
+def column_schema(schema: dict) -> dg.TableSchema:
+    """A table's columns and types for the UI's Columns tab, from metrics/schema.py."""
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name, str(dtype)) for name, dtype in schema.items()]
+    )

@@ -4,9 +4,18 @@ from datetime import date
 
 import dagster as dg
 
+from assets import column_schema
 from metrics import ingest, storage
 from metrics.catalog import load_catalog
 from metrics.normalize import NORMALIZED_TABLES, Accounting, count_landing_lines
+from metrics.schema import (
+    FOLLOWER_OBSERVATIONS,
+    PERIOD_OBSERVATIONS,
+    POST_OBSERVATIONS,
+    POST_SIGHTINGS,
+    POSTS,
+    QUARANTINE,
+)
 from pipelines.partitions import landing_partitions
 from pipelines.resources import WarehouseResource
 
@@ -53,6 +62,14 @@ def catalog(
     )
 
 
+_SCHEMAS = {
+    "post_observations": POST_OBSERVATIONS,
+    "period_observations": PERIOD_OBSERVATIONS,
+    "follower_observations": FOLLOWER_OBSERVATIONS,
+    "post_sightings": POST_SIGHTINGS,
+    "quarantine": QUARANTINE,
+}
+
 _DESCRIPTIONS = {
     "post_observations": "Lifetime snapshots per post (TikTok, Instagram, X): one row per post per "
     "pull, metrics null when unknown at that pull.",
@@ -74,6 +91,7 @@ _DESCRIPTIONS = {
             description=_DESCRIPTIONS[table],
             kinds={"polars", "parquet"},
             owners=["team:data-platform"],
+            metadata={"dagster/column_schema": column_schema(_SCHEMAS[table])},
         )
         for table in NORMALIZED_TABLES
     ],
@@ -145,6 +163,7 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
 @dg.asset(
     group_name="normalize",
     deps=["post_sightings"],
+    metadata={"dagster/column_schema": column_schema(POSTS)},
     partitions_def=landing_partitions,
     backfill_policy=SINGLE_RUN,
     kinds={"polars", "parquet"},

@@ -9,7 +9,9 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
+from assets import column_schema
 from metrics import checks, refresh, storage
+from metrics.schema import POST_HOURLY, ROLLUP
 from pipelines.partitions import landing_partitions
 from pipelines.resources import WarehouseResource
 
@@ -46,6 +48,11 @@ _SPECS = {
             deps=deps,
             kinds={"polars", "parquet"},
             owners=["team:data-platform"],
+            metadata={
+                "dagster/column_schema": column_schema(
+                    POST_HOURLY if name == "post_hourly" else ROLLUP
+                )
+            },
         )
         for name, (group, text, deps) in _SPECS.items()
     ],
@@ -106,16 +113,41 @@ def hourly_and_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         },
     )
     for table, partitions in rolled.partitions_written.items():
-        yield dg.MaterializeResult(
-            asset_key=table,
-            metadata={
-                "partitions_rewritten": dg.MetadataValue.json(partitions),
-                "full_rebuild": rolled.full_rebuild,
-                "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, table)),
-            },
-        )
+        metadata = {
+            "partitions_rewritten": dg.MetadataValue.json(partitions),
+            "rows_written": rolled.rows_by_table[table],
+            "bytes_written": rolled.bytes_by_table[table],
+            "full_rebuild": rolled.full_rebuild,
+            "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, table)),
+        }
+        if table == "rollup_day" and partitions:
+            metadata["project_totals"] = dg.MetadataValue.md(
+                _project_day_table(warehouse, max(partitions))
+            )
+        yield dg.MaterializeResult(asset_key=table, metadata=metadata)
 
     yield from _checks(warehouse, hourly, rolled)
+
+
+def _project_day_table(warehouse: WarehouseResource, day: str) -> str:
+    """Markdown of the newest rewritten UTC day's totals per project, for the UI."""
+    rows = (
+        checks.read_partitions(warehouse.warehouse, "rollup_day", "day", [day])
+        .filter(pl.col("scope") == "project")
+        .sort("views", "id", descending=[True, False])
+    )
+    lines = [
+        f"**{day} (UTC) per project**",
+        "",
+        "| project | views | likes | comments | shares | posts published | followers |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| `{r['id']}` | {r['views']:,} | {r['likes']:,} | {r['comments']:,} | "
+        f"{r['shares']:,} | {r['posts_published']} | {r['followers']:,} |"
+        for r in rows.iter_rows(named=True)
+    ]
+    return "\n".join(lines)
 
 
 def _checks(warehouse: WarehouseResource, hourly: refresh.HourlyResult, rolled):

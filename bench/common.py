@@ -19,6 +19,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def worker_peak_rss_mb() -> float:
+    """The largest peak RSS of any finished child process (the parsing workers)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def run_child(script: str, *args: str) -> dict:
     """Run `python bench/<script> ...` in a fresh process; it prints one JSON object last."""
     cmd = [sys.executable, str(Path(__file__).with_name(script)), *args]

@@ -12,13 +12,14 @@ import argparse
 import contextlib
 import gzip
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import peak_rss_mb, record, run_child
+from bench.common import peak_rss_mb, record, run_child, worker_peak_rss_mb
 
 
 def _files(raw: Path) -> list[Path]:
@@ -72,7 +73,18 @@ def main() -> None:
     elif args.side == "normalize":
         out = normalize_pass(args.raw, args.warehouse)
     if args.side:
-        print(json.dumps({**out, "peak_rss_mb": round(peak_rss_mb())}))
+        workers = int(os.environ.get("METRICS_WORKERS") or os.cpu_count() or 1)
+        peaks = {"peak_rss_mb": round(peak_rss_mb())}
+        if args.side == "normalize":
+            # The pool has exited by now, so RUSAGE_CHILDREN holds the largest worker's peak.
+            worker = round(worker_peak_rss_mb())
+            peaks = {
+                "parent_peak_rss_mb": peaks["peak_rss_mb"],
+                "worker_peak_rss_mb": worker,
+                "workers": workers,
+                "peak_rss_mb": peaks["peak_rss_mb"] + workers * worker,
+            }
+        print(json.dumps({**out, **peaks}))
         return
     floor = run_child("normalize.py", "--raw", str(args.raw), "--side", "json")
     ours = run_child(
@@ -98,6 +110,9 @@ def main() -> None:
             "normalize_s": round(ours["seconds"], 2),
             "normalize_mb_s": round(mb / ours["seconds"], 1),
             "normalize_peak_rss_mb": ours["peak_rss_mb"],
+            "normalize_parent_peak_rss_mb": ours["parent_peak_rss_mb"],
+            "normalize_worker_peak_rss_mb": ours["worker_peak_rss_mb"],
+            "workers": ours["workers"],
         },
     )
 

@@ -66,7 +66,8 @@ class HourlyResult:
 class RollupResult:
     full_rebuild: bool
     partitions_written: dict[str, list[str]]
-    rows_written: int
+    rows_by_table: dict[str, int]
+    bytes_by_table: dict[str, int]
 
 
 def _dates(values: Iterable[date]) -> list[date]:
@@ -378,8 +379,8 @@ def refresh_rollups(warehouse: Path, landing: list[date], hourly: HourlyResult) 
     hourly_days = {
         date.fromisoformat(v) for v in storage.partition_values(warehouse, "post_hourly", "day")
     }
-    published_days = set(posts["published_at"].drop_nulls().dt.date().to_list())
-    follower_days = set(followers["collected_at"].dt.date().to_list())
+    published_days = set(posts["published_at"].drop_nulls().dt.date().unique().to_list())
+    follower_days = set(followers["collected_at"].dt.date().unique().to_list())
     all_days = hourly_days | published_days | follower_days
     state = _state(warehouse)
     catalog_hash = _catalog_hash(accounts)
@@ -396,7 +397,8 @@ def refresh_rollups(warehouse: Path, landing: list[date], hourly: HourlyResult) 
         )
         touched |= _follower_touched_days(followers, landing, all_days)
     written: dict[str, list[str]] = {t: [] for t in ROLLUP_TABLES.values()}
-    rows = 0
+    rows = dict.fromkeys(ROLLUP_TABLES.values(), 0)
+    sizes = dict.fromkeys(ROLLUP_TABLES.values(), 0)
     weeks = {_week(d) for d in touched}
     source = _hourly_days(
         warehouse, {w + timedelta(days=i) for w in weeks for i in range(7)} & hourly_days
@@ -420,14 +422,15 @@ def refresh_rollups(warehouse: Path, landing: list[date], hourly: HourlyResult) 
                 if value.isoformat() in stale:
                     storage.remove_partitions(warehouse, table, key, [value.isoformat()])
                 continue
-            storage.write_partition(warehouse, table, df, key, value.isoformat())
+            _, size = storage.write_partition(warehouse, table, df, key, value.isoformat())
             written[table].append(value.isoformat())
-            rows += df.height
+            rows[table] += df.height
+            sizes[table] += size
         if full:
             gone = stale - {v.isoformat() for v in values}
             storage.remove_partitions(warehouse, table, key, sorted(gone))
     _write_state(warehouse, {"catalog_hash": catalog_hash})
-    return RollupResult(full, written, rows)
+    return RollupResult(full, written, rows, sizes)
 
 
 def _followers_from(followers: pl.DataFrame, start: datetime) -> pl.DataFrame:
