@@ -37,6 +37,7 @@ from metrics.schema import (
     FOLLOWER_OBSERVATIONS,
     PERIOD_OBSERVATIONS,
     POST_HOURLY,
+    POST_METRICS,
     POST_OBSERVATIONS,
     POSTS,
     ROLLUP,
@@ -117,37 +118,77 @@ def _first_hour() -> pl.Expr:
     )
 
 
+def _per_metric_last_before(winners: pl.DataFrame, bound: str, name: str) -> pl.DataFrame:
+    """For each post, the earliest over its metrics of "the last snapshot before `bound` where
+    that metric is known", counting only metrics known at or after `bound`; `<name>_lacking`
+    when one of those metrics has no such snapshot in the window.
+
+    Metrics are known at different snapshots (an Instagram insight can be missing at a pull),
+    and an increment spans two snapshots that know *that* metric, so the bounds are per metric.
+    One group-by computes all eight.
+    """
+    before = pl.col("collected_at") < pl.col(bound)
+    aggs = []
+    for metric in POST_METRICS:
+        known = pl.col(metric).is_not_null()
+        aggs.append(pl.col("collected_at").filter(known & before).max().alias(f"_b_{metric}"))
+        aggs.append((known & ~before).any().alias(f"_n_{metric}"))
+    per = winners.group_by("platform_post_id").agg(aggs)
+    last = [pl.when(pl.col(f"_n_{m}")).then(pl.col(f"_b_{m}")) for m in POST_METRICS]
+    lacking = [pl.col(f"_n_{m}") & pl.col(f"_b_{m}").is_null() for m in POST_METRICS]
+    return per.select(
+        "platform_post_id",
+        pl.min_horizontal(last).alias(name),
+        pl.any_horizontal(lacking).alias(f"{name}_lacking"),
+    )
+
+
+def _winners(window: pl.DataFrame) -> pl.DataFrame:
+    """One snapshot per (post, instant): the later (file, line) wins (CONTRACT §3.1). Duplicate
+    instants are rare (re-deliveries), so only those rows are sorted."""
+    dup = pl.struct("platform_post_id", "collected_at").is_duplicated()
+    resolved = (
+        window.filter(dup)
+        .sort("platform_post_id", "collected_at", "landing_file", "line")
+        .unique(subset=["platform_post_id", "collected_at"], keep="last", maintain_order=True)
+    )
+    return pl.concat([window.filter(~dup), resolved])
+
+
 def _lifetime_plan(
     window: pl.DataFrame, new: pl.DataFrame, posts: pl.DataFrame, window_start: datetime
 ) -> pl.DataFrame:
-    """Per post with new snapshots: the first hour to rebuild, or None to read it in full."""
+    """Per post with new snapshots: the first hour to rebuild (`cut`), the earliest snapshot the
+    rebuild needs (`t_anchor`), or `full` when the window does not reach that far back.
+
+    Hours before `cut` cannot change: for each metric, the new snapshots only alter intervals
+    from its last known snapshot before them (`t_prev`). Rebuilding the hours from `cut` needs,
+    for each metric still known from there on, its last known snapshot before `cut`.
+    """
     earliest = new.group_by("platform_post_id").agg(pl.col("collected_at").min().alias("e"))
-    prev = (
-        window.join(earliest, on="platform_post_id")
-        .filter(pl.col("collected_at") < pl.col("e"))
-        .group_by("platform_post_id")
-        .agg(pl.col("collected_at").max().alias("t_prev"))
+    winners = _winners(window).join(earliest, on="platform_post_id")
+    prev = _per_metric_last_before(winners, "e", "t_prev")
+    cut = prev.select(
+        "platform_post_id", "t_prev_lacking", _hour_floor("t_prev").fill_null(THE_END).alias("cut")
     )
-    anchor = (
-        window.join(prev, on="platform_post_id")
-        .filter(pl.col("collected_at") < _hour_floor("t_prev"))
-        .group_by("platform_post_id")
-        .agg(pl.col("collected_at").max().alias("t_anchor"))
-    )
+    anchor = _per_metric_last_before(winners.join(cut, on="platform_post_id"), "cut", "t_anchor")
     info = posts.select("platform_post_id", "first_seen_at", _first_hour())
     return (
-        earliest.join(prev, on="platform_post_id", how="left")
+        earliest.join(cut, on="platform_post_id", how="left")
         .join(anchor, on="platform_post_id", how="left")
         .join(info, on="platform_post_id", how="left")
         .with_columns(
             complete=pl.col("first_seen_at").is_not_null()
             & (pl.col("first_seen_at") >= pl.lit(window_start)),
-            cut=_hour_floor("t_prev"),
+            # No metric known since the new snapshots: nothing to rebuild.
+            cut=pl.col("cut").fill_null(THE_END),
+            lacking=pl.col("t_prev_lacking").fill_null(False)
+            | pl.col("t_anchor_lacking").fill_null(False),
         )
         .with_columns(
             # Whole history in the window: rebuild all its hours from it.
             cut=pl.when(pl.col("complete")).then(pl.col("first_hour")).otherwise(pl.col("cut")),
-            full=~pl.col("complete") & pl.col("t_anchor").is_null(),
+            full=~pl.col("complete") & pl.col("lacking"),
         )
     )
 
@@ -235,7 +276,20 @@ def refresh_post_hourly(warehouse: Path, landing: list[date]) -> HourlyResult:
                 )
             )
         if windowed.height:
-            part = window.join(windowed.select("platform_post_id"), on="platform_post_id")
+            # From each post's anchor on is all that feeds the hours from its cut: the first
+            # value this truncated history invents lands before the cut and is dropped.
+            part = (
+                window.join(
+                    windowed.select("platform_post_id", "t_anchor", "complete"),
+                    on="platform_post_id",
+                )
+                .filter(
+                    pl.col("complete")
+                    | pl.col("t_anchor").is_null()
+                    | (pl.col("collected_at") >= pl.col("t_anchor"))
+                )
+                .select(list(POST_OBSERVATIONS))
+            )
             hours = _lifetime_hours(part, posts)
             cuts = windowed.select("platform_post_id", "cut")
             fresh.append(
@@ -400,18 +454,21 @@ def refresh_rollups(warehouse: Path, landing: list[date], hourly: HourlyResult) 
     rows = dict.fromkeys(ROLLUP_TABLES.values(), 0)
     sizes = dict.fromkeys(ROLLUP_TABLES.values(), 0)
     weeks = {_week(d) for d in touched}
-    source = _hourly_days(
+    # Hour and day buckets need only the touched days; week buckets need their whole weeks.
+    week_source = _hourly_days(
         warehouse, {w + timedelta(days=i) for w in weeks for i in range(7)} & hourly_days
     )
+    day_source = week_source.filter(pl.col("hour").dt.date().is_in(sorted(touched)))
     start = datetime.combine(min(weeks, default=date.max), datetime.min.time(), tzinfo=UTC)
     obs = _followers_from(followers.select(list(FOLLOWER_OBSERVATIONS)), start)
     in_range = posts.filter(
         (pl.col("published_at") >= start)
-        | pl.col("platform_post_id").is_in(source["platform_post_id"].unique().implode())
+        | pl.col("platform_post_id").is_in(week_source["platform_post_id"].unique().implode())
     )
     for granularity, table in ROLLUP_TABLES.items():
         key = ROLLUP_KEYS[granularity]
         values = sorted(weeks) if granularity == "week" else sorted(touched)
+        source = week_source if granularity == "week" else day_source
         roll = build_rollups(source, in_range, accounts, obs, granularity=granularity)
         roll = roll.with_columns(_p=pl.col("bucket_start").dt.date())
         parts = roll.partition_by("_p", as_dict=True, include_key=False)
