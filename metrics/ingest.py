@@ -21,7 +21,13 @@ import polars as pl
 
 from metrics import storage
 from metrics.catalog import Catalog, load_catalog
-from metrics.normalize import NORMALIZED_TABLES, Accounting, normalize_partition
+from metrics.normalize import (
+    NORMALIZED_TABLES,
+    Accounting,
+    NormalizedPartition,
+    normalize_partition,
+    submit_partition,
+)
 from metrics.schema import POST_SIGHTINGS, POSTS
 
 
@@ -57,6 +63,21 @@ def worker_pool() -> ProcessPoolExecutor:
     )
 
 
+def _write(warehouse: Path, part: NormalizedPartition) -> IngestStats:
+    rows: dict[str, int] = {}
+    paths: dict[str, str] = {}
+    written = 0
+    for table in NORMALIZED_TABLES:
+        df = part.tables[table]
+        path, size = storage.write_partition(
+            warehouse, table, df, "landing_date", part.landing_date.isoformat()
+        )
+        rows[table] = df.height
+        paths[table] = str(path)
+        written += size
+    return IngestStats(part.landing_date, part.accounting, rows, written, paths)
+
+
 def ingest_landing_date(
     raw: Path,
     warehouse: Path,
@@ -65,32 +86,17 @@ def ingest_landing_date(
     pool: Executor | None = None,
 ) -> IngestStats:
     """Normalize one landing date and replace its partition of every normalized table."""
-    part = normalize_partition(raw, landing_date, catalog, pool)
-    rows: dict[str, int] = {}
-    paths: dict[str, str] = {}
-    written = 0
-    for table in NORMALIZED_TABLES:
-        df = part.tables[table]
-        path, size = storage.write_partition(
-            warehouse, table, df, "landing_date", landing_date.isoformat()
-        )
-        rows[table] = df.height
-        paths[table] = str(path)
-        written += size
-    return IngestStats(landing_date, part.accounting, rows, written, paths)
+    return _write(warehouse, normalize_partition(raw, landing_date, catalog, pool))
 
 
 def ingest_landing_dates(
     raw: Path, warehouse: Path, dates: list[date], catalog: Catalog, pool: Executor
 ) -> Iterator[IngestStats]:
-    """Normalize many landing dates: whole dates in parallel when there are several (each
-    worker parses, sorts and writes its own date, so nothing waits on one process), or one
-    date's files split among the workers when there is one."""
-    if len(dates) == 1:
-        yield ingest_landing_date(raw, warehouse, dates[0], catalog, pool)
-        return
-    n = len(dates)
-    yield from pool.map(ingest_landing_date, [raw] * n, [warehouse] * n, dates, [catalog] * n)
+    """Normalize many landing dates. Every date's file groups are queued at once, so the
+    workers never idle between dates, while this process merges and writes finished dates."""
+    pending = [submit_partition(raw, day, catalog, pool) for day in dates]
+    for wait in pending:
+        yield _write(warehouse, wait())
 
 
 def write_catalog_tables(raw: Path, warehouse: Path) -> Catalog:

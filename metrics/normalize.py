@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import date
@@ -384,24 +385,34 @@ def _split(paths: list[Path], parts: int) -> list[list[Path]]:
     return [g for g in groups if g]
 
 
-def normalize_partition(
+def submit_partition(
     raw: Path, landing_date: date, catalog: Catalog, pool: Executor | None = None
-) -> NormalizedPartition:
-    """Normalize every landing file of one landing date; the result is sorted and deterministic.
+) -> Callable[[], NormalizedPartition]:
+    """Start normalizing one landing date; call the result to wait for it and merge.
 
-    With a process `pool` the files are split among the workers; the merged result is the
-    same as a sequential run, because every table is sorted by its key at the end.
+    With a process `pool` the date's files are split in groups of about equal bytes, so several
+    dates submitted back to back keep every worker busy until the last one; the merged result
+    is the same as a sequential run, because every table is sorted by its key at the end.
     """
     paths = landing_files(raw, landing_date)
     workers = getattr(pool, "_max_workers", 1) if pool is not None else 1
-    if pool is not None and workers > 1 and len(paths) > 1:
-        groups = _split(paths, 2 * workers)
-        chunks = list(
-            pool.map(_normalize_files, [raw] * len(groups), groups, [catalog] * len(groups))
-        )
-    else:
-        chunks = [_normalize_files(raw, paths, catalog)]
+    if pool is None or workers == 1 or len(paths) < 2:
+        chunk = _normalize_files(raw, paths, catalog)
+        return lambda: _merge(landing_date, [chunk])
+    futures = [
+        pool.submit(_normalize_files, raw, group, catalog) for group in _split(paths, workers)
+    ]
+    return lambda: _merge(landing_date, [f.result() for f in futures])
 
+
+def normalize_partition(
+    raw: Path, landing_date: date, catalog: Catalog, pool: Executor | None = None
+) -> NormalizedPartition:
+    """Normalize every landing file of one landing date; the result is sorted and deterministic."""
+    return submit_partition(raw, landing_date, catalog, pool)()
+
+
+def _merge(landing_date: date, chunks: list[_Chunk]) -> NormalizedPartition:
     builder = _Builder()
     for chunk in chunks:
         builder.accounting.add(chunk.accounting)
@@ -438,4 +449,5 @@ __all__ = [
     "landing_dates",
     "landing_files",
     "normalize_partition",
+    "submit_partition",
 ]

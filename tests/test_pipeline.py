@@ -251,3 +251,17 @@ def test_slicing_posts_changes_nothing(
     days = landing_dates(raw)
     run(raw, tmp_path / "sliced", days[0], days[-1])
     assert parquet_digests(tmp_path / "sliced") == parquet_digests(warehouse)
+
+
+def test_a_reader_of_the_views_file_survives_a_run(built) -> None:
+    import duckdb
+
+    raw, warehouse, _ = built
+    days = landing_dates(raw)
+    query = "select count(*) from rollup_day"
+    with duckdb.connect(str(warehouse / "metrics.duckdb"), read_only=True) as reader:
+        before = reader.execute(query).fetchone()
+        run(raw, warehouse, days[-1], days[-1])  # rebuilds and swaps metrics.duckdb
+        assert reader.execute(query).fetchone() == before
+    with duckdb.connect(str(warehouse / "metrics.duckdb"), read_only=True) as fresh:
+        assert fresh.execute(query).fetchone() == before
