@@ -31,6 +31,8 @@ POST_COLUMNS = (
     "landing_file",
     "line",
     *POST_METRICS,
+    "published_at",
+    "media_kind",
 )
 PERIOD_COLUMNS = (
     "platform_post_id",
@@ -225,9 +227,28 @@ class Sink:
     ) -> None: ...
 
 
-def _post_row(out: Sink, ctx: Context, post_id: str, values: tuple[int | None, ...]) -> None:
+def _post_row(
+    out: Sink,
+    ctx: Context,
+    post_id: str,
+    values: tuple[int | None, ...],
+    published_at: int | None,
+    media_kind: str | None,
+) -> None:
+    """One snapshot row; its publication time and media kind ride along, so the post's
+    sighting is aggregated in polars later instead of per record here."""
     out.posts.append(
-        (post_id, ctx.platform, ctx.account, ctx.collected_at, ctx.file, ctx.line, *values)
+        (
+            post_id,
+            ctx.platform,
+            ctx.account,
+            ctx.collected_at,
+            ctx.file,
+            ctx.line,
+            *values,
+            published_at,
+            media_kind,
+        )
     )
 
 
@@ -306,8 +327,7 @@ def tiktok_videos(response: dict[str, Any], ctx: Context, out: Sink) -> Reject |
             continue
         post_id = f"pst_tiktok_{native}"
         kind = video.get("media_type") if isinstance(video.get("media_type"), str) else "VIDEO"
-        out.sighting(post_id, "tiktok", native, ctx.account, created, kind, ctx)  # type: ignore[arg-type]
-        _post_row(out, ctx, post_id, values)
+        _post_row(out, ctx, post_id, values, created, kind)  # type: ignore[arg-type]
     return None
 
 
@@ -399,16 +419,7 @@ def instagram_media(response: dict[str, Any], ctx: Context, out: Sink) -> Reject
             continue
         kind = media.get("media_product_type") or media.get("media_type")
         post_id = f"pst_instagram_{native}"
-        out.sighting(
-            post_id,
-            "instagram",
-            native,
-            ctx.account,
-            published,
-            kind if isinstance(kind, str) else None,
-            ctx,
-        )
-        _post_row(out, ctx, post_id, values)
+        _post_row(out, ctx, post_id, values, published, kind if isinstance(kind, str) else None)
     return None
 
 
@@ -564,8 +575,7 @@ def x_tweets(response: dict[str, Any], ctx: Context, out: Sink) -> Reject | None
             ctx.reject_record(i, tweet, values.reason, values.detail)
             continue
         post_id = f"pst_x_{native}"
-        out.sighting(post_id, "x", native, ctx.account, published, "tweet", ctx)
-        _post_row(out, ctx, post_id, values)
+        _post_row(out, ctx, post_id, values, published, "tweet")
     return None
 
 

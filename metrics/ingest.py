@@ -25,8 +25,8 @@ from metrics.normalize import (
     NORMALIZED_TABLES,
     Accounting,
     NormalizedPartition,
+    landing_files,
     normalize_partition,
-    submit_partition,
 )
 from metrics.schema import POST_SIGHTINGS, POSTS
 
@@ -92,11 +92,19 @@ def ingest_landing_date(
 def ingest_landing_dates(
     raw: Path, warehouse: Path, dates: list[date], catalog: Catalog, pool: Executor
 ) -> Iterator[IngestStats]:
-    """Normalize many landing dates. Every date's file groups are queued at once, so the
-    workers never idle between dates, while this process merges and writes finished dates."""
-    pending = [submit_partition(raw, day, catalog, pool) for day in dates]
-    for wait in pending:
-        yield _write(warehouse, wait())
+    """Normalize many landing dates: one date's files are split among the workers; several
+    dates go whole to the workers, largest first, so each worker parses, merges and writes its
+    own dates and this process stays idle (merging here would leave results piling up)."""
+    if len(dates) == 1:
+        yield ingest_landing_date(raw, warehouse, dates[0], catalog, pool)
+        return
+
+    def size(day: date) -> int:
+        return sum(p.stat().st_size for p in landing_files(raw, day))
+
+    ordered = sorted(dates, key=size, reverse=True)
+    n = len(ordered)
+    yield from pool.map(ingest_landing_date, [raw] * n, [warehouse] * n, ordered, [catalog] * n)
 
 
 def write_catalog_tables(raw: Path, warehouse: Path) -> Catalog:

@@ -31,6 +31,7 @@ from metrics.schema import (
     POST_OBSERVATIONS,
     POST_SIGHTINGS,
     QUARANTINE,
+    UTC_TS,
 )
 
 LANDING_SUFFIXES = (".jsonl", ".jsonl.gz")
@@ -333,8 +334,11 @@ def _frame(
     return df.select([pl.col(c).cast(t) for c, t in schema.items()])
 
 
+# Snapshot rows keep their post's publication time and kind until the sightings are built.
+_SNAPSHOT_ROWS = {**POST_OBSERVATIONS, "published_at": UTC_TS, "media_kind": pl.String()}
+
 _OBSERVATION_SCHEMAS = {
-    "posts": (POST_OBSERVATIONS, adapters.POST_COLUMNS),
+    "posts": (_SNAPSHOT_ROWS, adapters.POST_COLUMNS),
     "periods": (PERIOD_OBSERVATIONS, adapters.PERIOD_COLUMNS),
     "followers": (FOLLOWER_OBSERVATIONS, adapters.FOLLOWER_COLUMNS),
 }
@@ -412,6 +416,29 @@ def normalize_partition(
     return submit_partition(raw, landing_date, catalog, pool)()
 
 
+def _lifetime_sightings(snapshots: pl.DataFrame) -> pl.DataFrame:
+    """Per post, from its snapshots sorted by (post, collected_at, file, line): the newest
+    sighting names the account, the newest known publication time and kind win, and the
+    earliest collected_at is when it was first seen (the same rules as `_Builder.sighting`)."""
+    return (
+        snapshots.group_by("platform_post_id", maintain_order=True)
+        .agg(
+            pl.col("platform").last(),
+            pl.col("social_account_id").last(),
+            pl.col("published_at").drop_nulls().last(),
+            pl.col("media_kind").drop_nulls().last(),
+            pl.col("collected_at").min().alias("first_seen_at"),
+            pl.col("collected_at").last(),
+            pl.col("landing_file").last(),
+            pl.col("line").last(),
+        )
+        .with_columns(
+            native_id=pl.col("platform_post_id").str.slice(pl.col("platform").str.len_chars() + 5)
+        )
+        .select(list(POST_SIGHTINGS))
+    )
+
+
 def _merge(landing_date: date, chunks: list[_Chunk]) -> NormalizedPartition:
     builder = _Builder()
     for chunk in chunks:
@@ -421,19 +448,21 @@ def _merge(landing_date: date, chunks: list[_Chunk]) -> NormalizedPartition:
     def table(name: str, order: list[str]) -> pl.DataFrame:
         parts = [f for c in chunks for f in c.frames[name]]
         parts = parts or [pl.DataFrame(schema=_OBSERVATION_SCHEMAS[name][0])]
-        return pl.concat(parts, rechunk=True).sort(order)
+        return pl.concat(parts, rechunk=True).sort(order, maintain_order=True)
 
+    snapshots = table("posts", ["platform_post_id", "collected_at", "landing_file", "line"])
+    sightings = pl.concat(
+        [_lifetime_sightings(snapshots), _frame(builder.sightings(), POST_SIGHTINGS)]
+    ).sort("platform_post_id")
     tables = {
-        "post_observations": table(
-            "posts", ["platform_post_id", "collected_at", "landing_file", "line"]
-        ),
+        "post_observations": snapshots.select(list(POST_OBSERVATIONS)),
         "period_observations": table(
             "periods", ["platform_post_id", "day", "collected_at", "landing_file", "line"]
         ),
         "follower_observations": table(
             "followers", ["social_account_id", "collected_at", "landing_file", "line"]
         ),
-        "post_sightings": _frame(builder.sightings(), POST_SIGHTINGS),
+        "post_sightings": sightings,
         "quarantine": pl.concat([c.quarantine for c in chunks]).sort(
             ["landing_file", "line", "record", "reason", "detail", "raw"], nulls_last=False
         ),
