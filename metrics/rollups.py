@@ -16,9 +16,9 @@ Decisions where the contract is silent:
   ids null; follower snapshots of such accounts are ignored.
 - A bucket's rows depend only on `post_hourly` inside that bucket, plus the whole `posts`,
   `accounts` and `follower_observations`. So the pipeline may rebuild a bucket range from
-  `post_hourly` restricted to it (`buckets_touched` says which buckets a change reaches) as
-  long as it passes the whole follower history, which F needs, and keeps only the rebuilt
-  buckets' rows. Follower values of later buckets move whenever follower history changes, so
+  `post_hourly` restricted to it, as long as it passes the follower history F needs (from each
+  account's last snapshot before the range on), and keeps only the rebuilt buckets' rows.
+  Follower values of later buckets move whenever follower history changes, so
   a change there calls for a rebuild of the affected accounts' later buckets too.
 """
 
@@ -48,17 +48,6 @@ _LEVELS: list[tuple[str, str, list[str]]] = [
 def bucket_start(expr: pl.Expr, granularity: Granularity) -> pl.Expr:
     """The UTC bucket holding each timestamp: its hour, its midnight, or its ISO week's Monday."""
     return expr.dt.truncate(_EVERY[granularity])
-
-
-def buckets_touched(hours: pl.Series, granularity: Granularity) -> pl.Series:
-    """Distinct, sorted bucket starts holding any of `hours` (e.g. the hours a run changed)."""
-    return (
-        hours.to_frame("hour")
-        .select(bucket_start(pl.col("hour"), granularity).alias("bucket_start"))
-        .unique()
-        .sort("bucket_start")
-        .to_series()
-    )
 
 
 def _unique_ids(frame: pl.DataFrame, column: str, label: str) -> None:

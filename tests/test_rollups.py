@@ -12,7 +12,7 @@ import pytest
 
 from metrics import schema
 from metrics.followers import scope_follower_values_at
-from metrics.rollups import buckets_touched, build_rollups
+from metrics.rollups import build_rollups
 
 METRICS = schema.POST_METRICS
 ADDITIVE = [*METRICS, "posts_published"]
@@ -248,12 +248,6 @@ def test_repeated_ids_are_refused() -> None:
         build_rollups(
             POST_HOURLY, pl.concat([POSTS, POSTS]), ACCOUNTS, FOLLOWERS, granularity="day"
         )
-
-
-def test_buckets_touched() -> None:
-    hours = pl.Series([utc(2026, 3, 1, 23), utc(2026, 3, 2, 5), utc(2026, 3, 2, 6)])
-    assert buckets_touched(hours, "day").to_list() == [D1, D2]
-    assert buckets_touched(hours, "week").to_list() == [utc(2026, 2, 23), utc(2026, 3, 2)]
 
 
 # --- invariants on random data ------------------------------------------------------------
