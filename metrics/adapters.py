@@ -52,25 +52,23 @@ FOLLOWER_COLUMNS = (
     "line",
     "followers",
 )
+# A post seen without a snapshot (YouTube lists and reports): the sighting columns alone.
 SIGHTING_COLUMNS = (
     "platform_post_id",
     "platform",
-    "native_id",
     "social_account_id",
-    "published_at",
-    "media_kind",
-    "first_seen_at",
     "collected_at",
     "landing_file",
     "line",
+    "published_at",
+    "media_kind",
 )
 
-EPOCH_COLUMNS = frozenset({"collected_at", "published_at", "first_seen_at"})
+EPOCH_COLUMNS = frozenset({"collected_at", "published_at"})
 RAW_TYPES: dict[str, pl.DataType] = {
     **{m: pl.Int64() for m in POST_METRICS},
     "collected_at": pl.Int64(),
     "published_at": pl.Int64(),
-    "first_seen_at": pl.Int64(),
     "line": pl.Int64(),
     "followers": pl.Int64(),
     "day": pl.Date(),
@@ -214,17 +212,23 @@ class Sink:
     posts: list[tuple[object, ...]]
     periods: list[tuple[object, ...]]
     followers: list[tuple[object, ...]]
+    sightings: list[tuple[object, ...]]
 
-    def sighting(
-        self,
-        post_id: str,
-        platform: str,
-        native: str,
-        account: str,
-        published_at: int | None,
-        media_kind: str | None,
-        ctx: Context,
-    ) -> None: ...
+
+def _sighting(out: Sink, ctx: Context, post_id: str, published_at: int | None) -> None:
+    """A YouTube video seen in a list or a report; snapshots carry their sighting themselves."""
+    out.sightings.append(
+        (
+            post_id,
+            "youtube",
+            ctx.account,
+            ctx.collected_at,
+            ctx.file,
+            ctx.line,
+            published_at,
+            "video",
+        )
+    )
 
 
 def _post_row(
@@ -236,7 +240,7 @@ def _post_row(
     media_kind: str | None,
 ) -> None:
     """One snapshot row; its publication time and media kind ride along, so the post's
-    sighting is aggregated in polars later instead of per record here."""
+    sighting is aggregated in polars later (normalize._sightings) instead of per record here."""
     out.posts.append(
         (
             post_id,
@@ -451,9 +455,7 @@ def youtube_videos(response: dict[str, Any], ctx: Context, out: Sink) -> Reject 
         if isinstance(published, Reject):
             ctx.reject_record(i, item, published.reason, published.detail)
             continue
-        out.sighting(
-            f"pst_youtube_{native}", "youtube", native, ctx.account, published, "video", ctx
-        )
+        _sighting(out, ctx, f"pst_youtube_{native}", published)
     return None
 
 
@@ -504,7 +506,7 @@ def youtube_report(response: dict[str, Any], ctx: Context, out: Sink) -> Reject 
             ctx.reject_record(i, row, values.reason, values.detail)
             continue
         post_id = f"pst_youtube_{native}"
-        out.sighting(post_id, "youtube", native, ctx.account, None, "video", ctx)
+        _sighting(out, ctx, post_id, None)
         out.periods.append(
             (post_id, "youtube", ctx.account, day, ctx.collected_at, ctx.file, ctx.line, *values)
         )

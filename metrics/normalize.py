@@ -11,12 +11,10 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import orjson
 import polars as pl
@@ -117,9 +115,7 @@ class _Builder(adapters.Sink):
         self.followers: list[tuple[object, ...]] = []
         self.quarantine: Rows = adapters.new_rows(tuple(QUARANTINE))
         self.accounting = Accounting()
-        # post id -> [newest order, platform, native, account, kind, published, its order,
-        #             earliest collected_at, kind's order]; an order is (collected_at, file, line)
-        self._sightings: dict[str, list[Any]] = {}
+        self.sightings: list[tuple[object, ...]] = []
 
     def reject(
         self, file: str, line: int, record: int | None, reason: str, detail: str, raw: str
@@ -132,83 +128,6 @@ class _Builder(adapters.Sink):
         q["detail"].append(detail)
         q["raw"].append(raw)
         self.accounting.reasons[reason] += 1
-
-    def sighting(
-        self,
-        post_id: str,
-        platform: str,
-        native: str,
-        account: str,
-        published_at: int | None,
-        media_kind: str | None,
-        ctx: adapters.Context,
-    ) -> None:
-        """Keep, per post, the newest sighting and the newest *known* publication time."""
-        order = (ctx.collected_at, ctx.file, ctx.line)
-        seen = self._sightings.get(post_id)
-        if seen is None:
-            self._sightings[post_id] = [
-                order,
-                platform,
-                native,
-                account,
-                media_kind,
-                published_at,
-                order if published_at is not None else None,
-                ctx.collected_at,
-                order if media_kind is not None else None,
-            ]
-            return
-        # Inline fold: the hot path, once per record.
-        if ctx.collected_at < seen[7]:
-            seen[7] = ctx.collected_at
-        if order > seen[0]:
-            seen[0], seen[3] = order, account
-        if published_at is not None and (seen[6] is None or order > seen[6]):
-            seen[5], seen[6] = published_at, order
-        if media_kind is not None and (seen[8] is None or order > seen[8]):
-            seen[4], seen[8] = media_kind, order
-
-    @staticmethod
-    def _fold(mine: list[Any], theirs: list[Any]) -> None:
-        """Combine two sightings of one post; symmetric, so the order of folding never matters:
-        the newest sighting names the account, the newest known values win, first is the min."""
-        mine[7] = min(mine[7], theirs[7])
-        if theirs[0] > mine[0]:
-            mine[0], mine[3] = theirs[0], theirs[3]
-        if theirs[6] is not None and (mine[6] is None or theirs[6] > mine[6]):
-            mine[5], mine[6] = theirs[5], theirs[6]
-        if theirs[8] is not None and (mine[8] is None or theirs[8] > mine[8]):
-            mine[4], mine[8] = theirs[4], theirs[8]
-
-    def sightings_state(self) -> dict[str, list[Any]]:
-        return self._sightings
-
-    def merge_sightings(self, other: dict[str, list[Any]]) -> None:
-        """Fold another worker's sightings in with the same rules as `sighting`."""
-        for post_id, theirs in other.items():
-            mine = self._sightings.get(post_id)
-            if mine is None:
-                self._sightings[post_id] = list(theirs)
-            else:
-                self._fold(mine, theirs)
-
-    def sightings(self) -> Rows:
-        rows = adapters.new_rows(adapters.SIGHTING_COLUMNS)
-        for post_id, (order, platform, native, account, kind, published, _, first, _k) in sorted(
-            self._sightings.items()
-        ):
-            rows["platform_post_id"].append(post_id)
-            rows["platform"].append(platform)
-            rows["native_id"].append(native)
-            rows["social_account_id"].append(account)
-            rows["published_at"].append(published)
-            rows["media_kind"].append(kind)
-            rows["first_seen_at"].append(first)
-            rows["collected_at"].append(order[0])
-            rows["landing_file"].append(order[1])
-            rows["line"].append(order[2])
-        return rows
 
 
 def _read_lines(path: Path) -> list[bytes]:
@@ -311,21 +230,18 @@ def _normalize_line(
 
 
 def _frame(
-    rows: Rows | list[tuple[object, ...]],
-    schema: dict[str, pl.DataType],
-    columns: tuple[str, ...] = (),
+    rows: list[tuple[object, ...]], schema: dict[str, pl.DataType], columns: tuple[str, ...]
 ) -> pl.DataFrame:
-    """Typed frame from columns (or row tuples named by `columns`); epoch-second columns become
-    UTC timestamps here, in one vectorized step."""
-    if isinstance(rows, list):
-        transposed = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
-        rows = {c: list(v) for c, v in zip(columns, transposed, strict=True)}
-    df = pl.DataFrame(rows, schema_overrides=adapters.RAW_TYPES, strict=False)
+    """Typed frame from row tuples named by `columns`; epoch-second columns become UTC
+    timestamps here, in one vectorized step."""
+    transposed = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
+    data = {c: list(v) for c, v in zip(columns, transposed, strict=True)}
+    df = pl.DataFrame(data, schema_overrides=adapters.RAW_TYPES, strict=False)
     ts_cols = [c for c in df.columns if c in adapters.EPOCH_COLUMNS]
     df = df.with_columns(
         [pl.from_epoch(pl.col(c), time_unit="s").dt.replace_time_zone("UTC") for c in ts_cols]
     )
-    if "day" in rows:
+    if "day" in data:
         start = pl.col("day").cast(pl.Datetime("us")).dt.replace_time_zone(PACIFIC)
         df = df.with_columns(
             period_start=start.dt.convert_time_zone("UTC"),
@@ -336,11 +252,13 @@ def _frame(
 
 # Snapshot rows keep their post's publication time and kind until the sightings are built.
 _SNAPSHOT_ROWS = {**POST_OBSERVATIONS, "published_at": UTC_TS, "media_kind": pl.String()}
+_SIGHTING_ROWS = {c: _SNAPSHOT_ROWS[c] for c in adapters.SIGHTING_COLUMNS}
 
 _OBSERVATION_SCHEMAS = {
     "posts": (_SNAPSHOT_ROWS, adapters.POST_COLUMNS),
     "periods": (PERIOD_OBSERVATIONS, adapters.PERIOD_COLUMNS),
     "followers": (FOLLOWER_OBSERVATIONS, adapters.FOLLOWER_COLUMNS),
+    "sightings": (_SIGHTING_ROWS, adapters.SIGHTING_COLUMNS),
 }
 
 
@@ -351,7 +269,6 @@ class _Chunk:
     frames: dict[str, list[pl.DataFrame]]
     quarantine: pl.DataFrame
     accounting: Accounting
-    sightings: dict[str, list[Any]]
 
 
 def _normalize_files(raw: Path, paths: list[Path], catalog: Catalog) -> _Chunk:
@@ -372,7 +289,7 @@ def _normalize_files(raw: Path, paths: list[Path], catalog: Catalog) -> _Chunk:
             flush()
     flush()
     quarantine = pl.DataFrame(out.quarantine, schema=QUARANTINE)
-    return _Chunk(frames, quarantine, out.accounting, out.sightings_state())
+    return _Chunk(frames, quarantine, out.accounting)
 
 
 def _split(paths: list[Path], parts: int) -> list[list[Path]]:
@@ -389,39 +306,29 @@ def _split(paths: list[Path], parts: int) -> list[list[Path]]:
     return [g for g in groups if g]
 
 
-def submit_partition(
+def normalize_partition(
     raw: Path, landing_date: date, catalog: Catalog, pool: Executor | None = None
-) -> Callable[[], NormalizedPartition]:
-    """Start normalizing one landing date; call the result to wait for it and merge.
+) -> NormalizedPartition:
+    """Normalize every landing file of one landing date; the result is sorted and deterministic.
 
-    With a process `pool` the date's files are split in groups of about equal bytes, so several
-    dates submitted back to back keep every worker busy until the last one; the merged result
-    is the same as a sequential run, because every table is sorted by its key at the end.
+    With a process `pool` the files are split among the workers in groups of about equal bytes;
+    the merged result is the same as a sequential run, because every table is sorted by its key.
     """
     paths = landing_files(raw, landing_date)
     workers = getattr(pool, "_max_workers", 1) if pool is not None else 1
     if pool is None or workers == 1 or len(paths) < 2:
-        chunk = _normalize_files(raw, paths, catalog)
-        return lambda: _merge(landing_date, [chunk])
-    futures = [
-        pool.submit(_normalize_files, raw, group, catalog) for group in _split(paths, workers)
-    ]
-    return lambda: _merge(landing_date, [f.result() for f in futures])
+        return _merge(landing_date, [_normalize_files(raw, paths, catalog)])
+    groups = _split(paths, workers)
+    n = len(groups)
+    return _merge(landing_date, list(pool.map(_normalize_files, [raw] * n, groups, [catalog] * n)))
 
 
-def normalize_partition(
-    raw: Path, landing_date: date, catalog: Catalog, pool: Executor | None = None
-) -> NormalizedPartition:
-    """Normalize every landing file of one landing date; the result is sorted and deterministic."""
-    return submit_partition(raw, landing_date, catalog, pool)()
-
-
-def _lifetime_sightings(snapshots: pl.DataFrame) -> pl.DataFrame:
-    """Per post, from its snapshots sorted by (post, collected_at, file, line): the newest
-    sighting names the account, the newest known publication time and kind win, and the
-    earliest collected_at is when it was first seen (the same rules as `_Builder.sighting`)."""
+def _sightings(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per post from every row that saw it, sorted by (post, collected_at, file, line):
+    the newest sighting names the account, the newest known publication time and kind win,
+    and the earliest collected_at is when the post was first seen."""
     return (
-        snapshots.group_by("platform_post_id", maintain_order=True)
+        rows.group_by("platform_post_id", maintain_order=True)
         .agg(
             pl.col("platform").last(),
             pl.col("social_account_id").last(),
@@ -440,20 +347,20 @@ def _lifetime_sightings(snapshots: pl.DataFrame) -> pl.DataFrame:
 
 
 def _merge(landing_date: date, chunks: list[_Chunk]) -> NormalizedPartition:
-    builder = _Builder()
+    accounting = Accounting()
     for chunk in chunks:
-        builder.accounting.add(chunk.accounting)
-        builder.merge_sightings(chunk.sightings)
+        accounting.add(chunk.accounting)
+    order = ["platform_post_id", "collected_at", "landing_file", "line"]
 
     def table(name: str, order: list[str]) -> pl.DataFrame:
         parts = [f for c in chunks for f in c.frames[name]]
         parts = parts or [pl.DataFrame(schema=_OBSERVATION_SCHEMAS[name][0])]
         return pl.concat(parts, rechunk=True).sort(order, maintain_order=True)
 
-    snapshots = table("posts", ["platform_post_id", "collected_at", "landing_file", "line"])
-    sightings = pl.concat(
-        [_lifetime_sightings(snapshots), _frame(builder.sightings(), POST_SIGHTINGS)]
-    ).sort("platform_post_id")
+    snapshots = table("posts", order)
+    seen = pl.concat([snapshots.select(list(_SIGHTING_ROWS)), table("sightings", order)]).sort(
+        order, maintain_order=True
+    )
     tables = {
         "post_observations": snapshots.select(list(POST_OBSERVATIONS)),
         "period_observations": table(
@@ -462,12 +369,12 @@ def _merge(landing_date: date, chunks: list[_Chunk]) -> NormalizedPartition:
         "follower_observations": table(
             "followers", ["social_account_id", "collected_at", "landing_file", "line"]
         ),
-        "post_sightings": sightings,
+        "post_sightings": _sightings(seen),
         "quarantine": pl.concat([c.quarantine for c in chunks]).sort(
             ["landing_file", "line", "record", "reason", "detail", "raw"], nulls_last=False
         ),
     }
-    return NormalizedPartition(landing_date, tables, builder.accounting)
+    return NormalizedPartition(landing_date, tables, accounting)
 
 
 __all__ = [
@@ -478,5 +385,4 @@ __all__ = [
     "landing_dates",
     "landing_files",
     "normalize_partition",
-    "submit_partition",
 ]
