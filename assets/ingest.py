@@ -116,10 +116,14 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     recount = 0
     days = [date.fromisoformat(key) for key in context.partition_keys]
     with ingest.worker_pool() as pool:
-        for stats in ingest.ingest_landing_dates(
+        for stats in ingest.normalize_landing_dates(
             warehouse.raw, warehouse.warehouse, days, cat, pool
         ):
             key = stats.landing_date.isoformat()
+            if stats.landing_date not in days:
+                context.log.warning(
+                    f"{key}: normalized again, an earlier run died while writing it"
+                )
             recount += count_landing_lines(warehouse.raw, stats.landing_date)
             total.add(stats.accounting)
             written += stats.bytes_written

@@ -76,6 +76,17 @@ _SPECS = {
             )
             for name in ("rollup_hour", "rollup_day", "rollup_week")
         ],
+        *[
+            dg.AssetCheckSpec(
+                "matches_post_hourly",
+                asset=name,
+                blocking=True,
+                description="Every post's bucket equals the sum of its post_hourly rows, in "
+                "every bucket whose inputs changed since the rollups were last built (by this "
+                "run or by one that died before finishing).",
+            )
+            for name in ("rollup_hour", "rollup_day", "rollup_week")
+        ],
         dg.AssetCheckSpec(
             "granularities_agree",
             asset="rollup_week",
@@ -92,11 +103,16 @@ def hourly_and_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     """Recompute posts with new observations, then rewrite the buckets they touched."""
     landing = [date.fromisoformat(k) for k in context.partition_keys]
     hourly = refresh.refresh_post_hourly(warehouse.warehouse, landing)
+    if extra := sorted(set(hourly.landing) - set(landing)):
+        context.log.warning(
+            "post_hourly: also folding in landing dates an earlier run normalized but did not "
+            f"finish: {', '.join(d.isoformat() for d in extra)}"
+        )
     context.log.info(
         f"post_hourly: {hourly.posts_recomputed} posts recomputed "
         f"({hourly.posts_read_in_full} read in full), {len(hourly.days_rewritten)} days rewritten"
     )
-    rolled = refresh.refresh_rollups(warehouse.warehouse, landing, hourly)
+    rolled = refresh.refresh_rollups(warehouse.warehouse, landing)
     context.log.info(
         "rollups: "
         + ("full rebuild (catalog changed), " if rolled.full_rebuild else "")
@@ -126,7 +142,7 @@ def hourly_and_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             )
         yield dg.MaterializeResult(asset_key=table, metadata=metadata)
 
-    yield from _checks(warehouse, hourly, rolled)
+    yield from _checks(warehouse, rolled)
 
 
 def _project_day_table(warehouse: WarehouseResource, day: str) -> str:
@@ -150,13 +166,17 @@ def _project_day_table(warehouse: WarehouseResource, day: str) -> str:
     return "\n".join(lines)
 
 
-def _checks(warehouse: WarehouseResource, hourly: refresh.HourlyResult, rolled):
+def _checks(warehouse: WarehouseResource, rolled: refresh.RollupResult):
+    """Checks over every partition whose inputs changed: the days the ledger owed the rollups
+    (this run's and any dead run's), not only the files this run happened to write."""
     wh = warehouse.warehouse
-    written = {"post_hourly": ("day", hourly.days_rewritten)} | {
-        table: (refresh.ROLLUP_KEYS[g], rolled.partitions_written[table])
+    days = [d.isoformat() for d in rolled.touched_days]
+    weeks = sorted({refresh.week_of(d) for d in rolled.touched_days})
+    checked = {"post_hourly": ("day", days)} | {
+        table: (refresh.ROLLUP_KEYS[g], [w.isoformat() for w in weeks] if g == "week" else days)
         for g, table in refresh.ROLLUP_TABLES.items()
     }
-    for table, (key, values) in written.items():
+    for table, (key, values) in checked.items():
         dupes = checks.duplicate_keys(wh, table, key, values)
         yield dg.AssetCheckResult(
             check_name="no_duplicate_keys",
@@ -166,7 +186,7 @@ def _checks(warehouse: WarehouseResource, hourly: refresh.HourlyResult, rolled):
         )
     accounts_path = storage.partition_path(wh, "catalog_accounts", None, None)
     accounts = pl.read_parquet(accounts_path)
-    for table, (key, values) in list(written.items())[1:]:
+    for table, (key, values) in list(checked.items())[1:]:
         rows = checks.read_partitions(wh, table, key, values)
         bad = checks.children_disagree(rows, accounts)
         yield dg.AssetCheckResult(
@@ -179,7 +199,19 @@ def _checks(warehouse: WarehouseResource, hourly: refresh.HourlyResult, rolled):
                 "first_mismatches": dg.MetadataValue.json(bad.head(5).rows()),
             },
         )
-    weeks = sorted({date.fromisoformat(w) for w in rolled.partitions_written["rollup_week"]})
+        off = checks.rollups_disagree_with_hourly(wh, table, key, values)
+        yield dg.AssetCheckResult(
+            check_name="matches_post_hourly",
+            asset_key=table,
+            passed=off.is_empty(),
+            metadata={
+                "partitions_checked": len(values),
+                "mismatches": off.height,
+                "first_mismatches": dg.MetadataValue.json(
+                    [[p, str(b)] for p, b in off.head(5).rows()]
+                ),
+            },
+        )
     bad = checks.weeks_disagree(wh, weeks)
     yield dg.AssetCheckResult(
         check_name="granularities_agree",

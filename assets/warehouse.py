@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from metrics import storage
+from metrics import faults, storage
 from pipelines.partitions import landing_partitions
 from pipelines.resources import WarehouseResource
 
@@ -47,6 +47,7 @@ def warehouse_views(
     """Rebuilt aside and swapped in whole, so a reader never meets DuckDB's writer lock; then
     `manifest.json` tells long-lived readers (the API) that a new version is in place."""
     path = storage.rebuild_views(warehouse.warehouse)
+    faults.point("views.written")
     manifest = storage.write_manifest(warehouse.warehouse)
     tables = storage.tables_on_disk(warehouse.warehouse)
     lag = timedelta(hours=float(os.environ.get("METRICS_FRESHNESS_LAG_HOURS", "36")))

@@ -100,7 +100,7 @@ def domain_pass(raw: Path, warehouse: Path, day: date) -> dict:
     t1 = time.perf_counter()
     hourly = refresh_post_hourly(warehouse, [day])
     t2 = time.perf_counter()
-    rolled = refresh_rollups(warehouse, [day], hourly)
+    rolled = refresh_rollups(warehouse, [day])
     t3 = time.perf_counter()
     rss = max(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

@@ -361,7 +361,7 @@ def ours_pass(warehouse: Path) -> dict:
     )
     start = time.perf_counter()
     hourly = refresh_post_hourly(warehouse, landing)
-    rolled = refresh_rollups(warehouse, landing, hourly)
+    rolled = refresh_rollups(warehouse, landing)
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds,

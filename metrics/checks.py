@@ -1,7 +1,8 @@
-"""Data-quality checks over the partitions a run wrote; each returns the offending rows.
+"""Data-quality checks over the partitions whose inputs changed; each returns the offending rows.
 
-They read only what the run touched, so a check costs what the run cost, and an empty result
-means the check passed.
+They read only the buckets the run rebuilt (which include any that an earlier, dead run left
+owed: metrics/ledger.py), so a check costs what the run cost, and an empty result means the
+check passed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from metrics import storage
-from metrics.schema import POST_METRICS
+from metrics.schema import POST_HOURLY, POST_METRICS, ROLLUP
 
 ADDITIVE = (*POST_METRICS, "posts_published")
 PARENTS = (
@@ -97,3 +98,52 @@ def children_disagree(rollup: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFr
             joined.filter(differs).select("id", "bucket_start").with_columns(scope=pl.lit(parent))
         )
     return pl.concat(bad)
+
+
+BUCKET = {"rollup_hour": "1h", "rollup_day": "1d", "rollup_week": "1w"}
+
+
+def _post_sums(frame: pl.DataFrame, time_col: str, every: str) -> pl.LazyFrame:
+    """Non-zero post-metric sums per (post, bucket)."""
+    return (
+        frame.lazy()
+        .group_by(
+            pl.col("platform_post_id"), pl.col(time_col).dt.truncate(every).alias("bucket_start")
+        )
+        .agg(pl.col(m).sum() for m in POST_METRICS)
+        .filter(pl.any_horizontal(pl.col(m) != 0 for m in POST_METRICS))
+    )
+
+
+def rollups_disagree_with_hourly(
+    warehouse: Path, table: str, key: str, values: list[str]
+) -> pl.DataFrame:
+    """(post, bucket) whose `platform_post` rollup row differs from the sum of its `post_hourly`
+    rows, over the given partitions of `table`: the rollups must say what the hours say.
+
+    It is the one check that reads both tables, so it is what catches rollups left behind by a
+    run that died between writing the hours and rebuilding their buckets.
+    """
+    days = (
+        [(date.fromisoformat(v) + timedelta(days=i)).isoformat() for v in values for i in range(7)]
+        if key == "week"
+        else list(values)
+    )
+    hourly = read_partitions(warehouse, "post_hourly", "day", days)
+    rollup = read_partitions(warehouse, table, key, values)
+    hourly = hourly if not hourly.is_empty() else pl.DataFrame(schema=POST_HOURLY)
+    rollup = rollup if not rollup.is_empty() else pl.DataFrame(schema=ROLLUP)
+    from_hours = _post_sums(hourly, "hour", BUCKET[table])
+    from_rollup = _post_sums(
+        rollup.filter(pl.col("scope") == "platform_post").with_columns(
+            platform_post_id=pl.col("id")
+        ),
+        "bucket_start",
+        BUCKET[table],
+    )
+    keys = ["platform_post_id", "bucket_start"]
+    joined = from_hours.join(from_rollup, on=keys, how="full", coalesce=True, suffix="_rollup")
+    differs = pl.any_horizontal(
+        pl.col(m).fill_null(0) != pl.col(f"{m}_rollup").fill_null(0) for m in POST_METRICS
+    )
+    return joined.filter(differs).select(keys).collect()

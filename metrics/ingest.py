@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from metrics import storage
+from metrics import faults, ledger, storage
 from metrics.catalog import Catalog, load_catalog
 from metrics.normalize import (
     NORMALIZED_TABLES,
@@ -75,6 +75,7 @@ def _write(warehouse: Path, part: NormalizedPartition) -> IngestStats:
         rows[table] = df.height
         paths[table] = str(path)
         written += size
+        faults.point("normalize.table_written")
     return IngestStats(part.landing_date, part.accounting, rows, written, paths)
 
 
@@ -107,10 +108,23 @@ def ingest_landing_dates(
     yield from pool.map(ingest_landing_date, [raw] * n, [warehouse] * n, ordered, [catalog] * n)
 
 
+def normalize_landing_dates(
+    raw: Path, warehouse: Path, dates: list[date], catalog: Catalog, pool: Executor
+) -> Iterator[IngestStats]:
+    """`ingest_landing_dates` for `dates` and for every date an earlier run left half-normalized
+    (metrics/ledger.py), so that a run of any landing date repairs what a crash tore; only once
+    all are written does the ledger hand them on to the hourly step."""
+    with ledger.normalizing(warehouse, dates) as todo:
+        yield from ingest_landing_dates(raw, warehouse, todo, catalog, pool)
+        ledger.normalized(warehouse, todo)
+    faults.point("normalize.written")
+
+
 def write_catalog_tables(raw: Path, warehouse: Path) -> Catalog:
     """Publish the newest catalog as `catalog_entities` and `catalog_accounts`."""
     catalog = load_catalog(raw)
     storage.write_partition(warehouse, "catalog_entities", catalog.entities)
+    faults.point("catalog.entities_written")
     storage.write_partition(warehouse, "catalog_accounts", catalog.accounts)
     return catalog
 
@@ -156,4 +170,5 @@ def rebuild_posts(warehouse: Path) -> pl.DataFrame:
             .collect()
         )
     storage.write_partition(warehouse, "posts", posts)
+    faults.point("posts.written")
     return posts

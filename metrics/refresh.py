@@ -12,6 +12,8 @@ observations, and rewrite only the bucket partitions they touch.
 * `post_hourly` day partitions are rewritten only where the rows of the recomputed hours differ.
 * Rollup buckets are rewritten where post_hourly changed, where a new follower snapshot moves F,
   and where a newly known publication time lands; a catalog change rebuilds them all.
+* What each step still owes the next is kept in the ledger (metrics/ledger.py), written before
+  the writes it describes, so a run that dies anywhere is finished by the next one.
 
 So a nightly run reads the new landing dates plus a fixed lookback, and writes the days it
 touches: its cost follows the new data, not the length of the history.
@@ -20,8 +22,6 @@ touches: its cost follows the new data, not the length of the history.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import polars as pl
 
-from metrics import storage
+from metrics import faults, ledger, storage
 from metrics.increments import post_hourly
 from metrics.rollups import build_rollups
 from metrics.schema import (
@@ -51,21 +51,22 @@ THE_END = datetime(2200, 1, 1, tzinfo=UTC)
 POSTS_PER_SLICE = 5_000
 ROLLUP_TABLES = {"hour": "rollup_hour", "day": "rollup_day", "week": "rollup_week"}
 ROLLUP_KEYS = {"hour": "day", "day": "day", "week": "week"}
-STATE_FILE = "state/rollups.json"
 
 
 @dataclass
 class HourlyResult:
+    landing: list[date] = field(default_factory=list)
     posts_recomputed: int = 0
     posts_read_in_full: int = 0
     days_rewritten: list[str] = field(default_factory=list)
     rows_written: int = 0
-    changed_days: set[date] = field(default_factory=set)
 
 
 @dataclass
 class RollupResult:
     full_rebuild: bool
+    landing: list[date]
+    touched_days: list[date]
     partitions_written: dict[str, list[str]]
     rows_by_table: dict[str, int]
     bytes_by_table: dict[str, int]
@@ -214,9 +215,27 @@ def _lifetime_hours(observations: pl.DataFrame, posts: pl.DataFrame) -> pl.DataF
 
 
 def refresh_post_hourly(warehouse: Path, landing: list[date]) -> HourlyResult:
-    """Recompute the hours that the observations of `landing` dates can change."""
-    landing = _dates(landing)
-    result = HourlyResult()
+    """Recompute the hours that the observations of `landing` dates can change, together with
+    every landing date an earlier run normalized but did not fold in (the ledger's `hourly`).
+
+    Days are recorded in the ledger as owed to the rollups before each is written, and the
+    landing dates handed on to the rollups only once every day is written, so a run that dies
+    anywhere in here leaves the next run enough to finish the job.
+    """
+    landing = _dates([*landing, *ledger.read(warehouse).hourly])
+    result = HourlyResult(landing=landing)
+    _fold_hourly(warehouse, landing, result)
+    faults.point("hourly.written")
+
+    def hand_on(state: ledger.Ledger) -> None:
+        state.hourly -= set(landing)
+        state.rollup_landing |= set(landing)
+
+    ledger.update(warehouse, hand_on)
+    return result
+
+
+def _fold_hourly(warehouse: Path, landing: list[date], result: HourlyResult) -> None:
     posts = _posts(warehouse)
     new_life = (
         _read(warehouse, "post_observations", POST_OBSERVATIONS, None, landing)
@@ -233,7 +252,7 @@ def refresh_post_hourly(warehouse: Path, landing: list[date]) -> HourlyResult:
         posts.filter(pl.col("published_known_since").is_in(landing))["platform_post_id"]
     )
     if new_life.is_empty() and new_per.is_empty():
-        return result
+        return
 
     region: list[pl.DataFrame] = []  # (post, from, to) hours to replace, per post
     fresh: list[pl.DataFrame] = []
@@ -330,7 +349,6 @@ def refresh_post_hourly(warehouse: Path, landing: list[date]) -> HourlyResult:
     )
     new_rows = pl.concat(fresh).sort("platform_post_id", "hour")
     _rewrite_hourly(warehouse, regions, new_rows, result)
-    return result
 
 
 def _in_region() -> pl.Expr:
@@ -361,33 +379,22 @@ def _rewrite_hourly(
         merged = pl.concat([keep, add]).sort("platform_post_id", "hour")
         if merged.equals(old):
             continue
-        result.changed_days.add(day)
+        ledger.update(warehouse, lambda state, day=day: state.rollup_days.add(day))
         if merged.is_empty():
             storage.remove_partitions(warehouse, "post_hourly", "day", [day.isoformat()])
-            continue
-        storage.write_partition(warehouse, "post_hourly", merged, "day", day.isoformat())
-        result.days_rewritten.append(day.isoformat())
-        result.rows_written += merged.height
+        else:
+            storage.write_partition(warehouse, "post_hourly", merged, "day", day.isoformat())
+            result.days_rewritten.append(day.isoformat())
+            result.rows_written += merged.height
+        faults.point("hourly.day_written")
 
 
 def _catalog_hash(accounts: pl.DataFrame) -> str:
     return hashlib.sha256(accounts.sort("social_account_id").write_csv().encode()).hexdigest()
 
 
-def _state(warehouse: Path) -> dict[str, str]:
-    path = warehouse / STATE_FILE
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def _write_state(warehouse: Path, state: dict[str, str]) -> None:
-    path = warehouse / STATE_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(state, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def _week(day: date) -> date:
+def week_of(day: date) -> date:
+    """The Monday that starts `day`'s ISO week, the key of its `rollup_week` partition."""
     return day - timedelta(days=day.weekday())
 
 
@@ -419,9 +426,14 @@ def _follower_touched_days(
     return {begin + timedelta(days=i) for i in range((max(days) - begin).days + 1)}
 
 
-def refresh_rollups(warehouse: Path, landing: list[date], hourly: HourlyResult) -> RollupResult:
-    """Rewrite the rollup partitions whose buckets the run can have changed."""
-    landing = _dates(landing)
+def refresh_rollups(warehouse: Path, landing: list[date]) -> RollupResult:
+    """Rewrite the rollup partitions whose buckets can have changed since they were built.
+
+    What changed comes from the ledger, not from this run's memory: the `post_hourly` days and
+    landing dates that any run (this one, or one that died) wrote and did not roll up yet.
+    """
+    owed = ledger.read(warehouse)
+    landing = _dates([*landing, *owed.rollup_landing])
     posts = _posts(warehouse)
     accounts_path = storage.partition_path(warehouse, "catalog_accounts", None, None)
     accounts = (
@@ -436,13 +448,12 @@ def refresh_rollups(warehouse: Path, landing: list[date], hourly: HourlyResult) 
     published_days = set(posts["published_at"].drop_nulls().dt.date().unique().to_list())
     follower_days = set(followers["collected_at"].dt.date().unique().to_list())
     all_days = hourly_days | published_days | follower_days
-    state = _state(warehouse)
     catalog_hash = _catalog_hash(accounts)
-    full = state.get("catalog_hash") != catalog_hash
+    full = owed.catalog_hash != catalog_hash
     if full:
         touched = set(all_days)
     else:
-        touched = set(hourly.changed_days)
+        touched = set(owed.rollup_days)
         touched |= set(
             posts.filter(pl.col("published_known_since").is_in(landing))["published_at"]
             .drop_nulls()
@@ -453,7 +464,7 @@ def refresh_rollups(warehouse: Path, landing: list[date], hourly: HourlyResult) 
     written: dict[str, list[str]] = {t: [] for t in ROLLUP_TABLES.values()}
     rows = dict.fromkeys(ROLLUP_TABLES.values(), 0)
     sizes = dict.fromkeys(ROLLUP_TABLES.values(), 0)
-    weeks = {_week(d) for d in touched}
+    weeks = {week_of(d) for d in touched}
     # Hour and day buckets need only the touched days; week buckets need their whole weeks.
     week_source = _hourly_days(
         warehouse, {w + timedelta(days=i) for w in weeks for i in range(7)} & hourly_days
@@ -483,11 +494,19 @@ def refresh_rollups(warehouse: Path, landing: list[date], hourly: HourlyResult) 
             written[table].append(value.isoformat())
             rows[table] += df.height
             sizes[table] += size
+            faults.point("rollups.partition_written")
         if full:
             gone = stale - {v.isoformat() for v in values}
             storage.remove_partitions(warehouse, table, key, sorted(gone))
-    _write_state(warehouse, {"catalog_hash": catalog_hash})
-    return RollupResult(full, written, rows, sizes)
+    faults.point("rollups.written")
+
+    def settle(state: ledger.Ledger) -> None:
+        state.rollup_days -= owed.rollup_days
+        state.rollup_landing -= set(landing)
+        state.catalog_hash = catalog_hash
+
+    ledger.update(warehouse, settle)
+    return RollupResult(full, landing, sorted(touched), written, rows, sizes)
 
 
 def _followers_from(followers: pl.DataFrame, start: datetime) -> pl.DataFrame:
