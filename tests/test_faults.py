@@ -146,7 +146,9 @@ def _rerun_cli(zone: Zone, warehouse: Path, day: date, home: Path) -> None:
 
 
 @pytest.mark.xdist_group("faults_same")
-@pytest.mark.parametrize("fault", ["normalize.table_written@2", "hourly.written", "rollups.written"])
+@pytest.mark.parametrize(
+    "fault", ["normalize.table_written@2", "hourly.written", "rollups.written"]
+)
 def test_sigkill_at_a_crash_point_then_rerun_converges(
     zone: Zone, fault: str, tmp_path: Path
 ) -> None:
