@@ -5,6 +5,8 @@ rejected alone, through `Context.reject`, so its siblings in the same response a
 response that cannot be used at all returns a `Reject` and the caller quarantines the line.
 Values are parsed exactly: integers stay Python ints (snowflake ids never meet a float), numeric
 strings are accepted, and a missing or null metric stays None, meaning "unknown", never zero.
+A value that no BIGINT column can hold is rejected as `integer_out_of_range` here, before polars
+would turn it into a null (CONTRACT §2: never a null).
 """
 
 from __future__ import annotations
@@ -75,6 +77,13 @@ RAW_TYPES: dict[str, pl.DataType] = {
 }
 
 
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+# Epoch seconds that a timestamp can hold (years 1-9999, as Python's datetime and every reader).
+EPOCH_MIN = int(datetime(1, 1, 1, tzinfo=UTC).timestamp())
+EPOCH_MAX = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
+
+
 @dataclass(frozen=True)
 class Reject:
     """Why a line or record cannot be used: a stable reason code and a human detail."""
@@ -84,13 +93,27 @@ class Reject:
 
 
 class _Bad:
-    """Marks a value that is present but not a usable number."""
+    """Marks a value that is present but not a usable number, with the reason to quarantine."""
+
+    def __init__(self, reason: str, says: str) -> None:
+        self.reason = reason
+        self.says = says
 
     def __repr__(self) -> str:
-        return "<not a number>"
+        return f"<{self.reason}>"
+
+    def reject(self, what: str, value: object) -> Reject:
+        shown = "(a derived value)" if isinstance(value, _Bad) else repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return Reject(self.reason, f"{what} {shown} {self.says}")
 
 
-BAD = _Bad()
+BAD = _Bad("non_numeric", "is not a number")
+OUT_OF_RANGE = _Bad("integer_out_of_range", "is outside the signed 64-bit range")
+
+
+def _in_range(value: int) -> int | _Bad:
+    return value if INT64_MIN <= value <= INT64_MAX else OUT_OF_RANGE
 
 
 def new_rows(columns: tuple[str, ...]) -> Rows:
@@ -120,23 +143,43 @@ def parse_timestamp(text: str) -> int | Reject:
         return Reject("invalid_envelope", f"{text!r} is not an ISO-8601 timestamp")
     if parsed.tzinfo is None:
         return Reject("timestamp_without_zone", f"{text!r} has no UTC offset or Z")
-    return int(parsed.astimezone(UTC).timestamp() // 1)
+    try:
+        return int(parsed.astimezone(UTC).timestamp() // 1)
+    except OverflowError:
+        return Reject("timestamp_out_of_range", f"{text!r} is outside the years 1-9999 in UTC")
+
+
+def epoch_seconds(value: object, what: str) -> int | Reject | None:
+    """Epoch seconds (int or numeric string) that a timestamp column can hold; None if absent."""
+    seconds = count(value)
+    if isinstance(seconds, _Bad):
+        return seconds.reject(what, value)
+    if seconds is not None and not EPOCH_MIN <= seconds <= EPOCH_MAX:
+        return Reject("timestamp_out_of_range", f"{what} {seconds} is outside the years 1-9999")
+    return seconds
 
 
 def count(value: object) -> int | _Bad | None:
-    """A whole number from a JSON number or numeric string; None when absent."""
+    """A whole number in the signed 64-bit range from a JSON number or numeric string; None when
+    absent, OUT_OF_RANGE beyond int64 (`9223372036854775808`, `1e20`, a 30-digit string)."""
     kind = type(value)
     if kind is int:
-        return value  # type: ignore[return-value]
+        return _in_range(value)  # type: ignore[arg-type]
     if value is None:
         return None
     if kind is str:
         try:
-            return int(value)  # type: ignore[arg-type]
+            return _in_range(int(value))  # type: ignore[arg-type]
         except ValueError:
             return _integral(_decimal(value))
     if kind is float:
-        return int(value) if value.is_integer() else BAD  # type: ignore[union-attr]
+        if not value.is_integer():  # type: ignore[union-attr]
+            return BAD
+        # orjson hands integers beyond 64 bits over as floats; a float at ±2**63 or beyond
+        # cannot be told from one of those, so it is out of range too.
+        return int(value) if -(2.0**63) < value < 2.0**63 else OUT_OF_RANGE  # type: ignore[operator]
+    if isinstance(value, _Bad):
+        return value
     return BAD
 
 
@@ -144,11 +187,13 @@ def scaled(value: object, factor: int) -> int | _Bad | None:
     """A possibly fractional quantity times `factor`, rounded half-to-even to a whole number."""
     kind = type(value)
     if kind is int:
-        return value * factor  # type: ignore[operator]
+        return _in_range(value * factor)  # type: ignore[operator]
     if value is None:
         return None
     if kind is float:
         product = value * factor  # type: ignore[operator]
+        if not -(2.0**63) < product < 2.0**63:
+            return OUT_OF_RANGE
         nearest = round(product)
         if abs(product - nearest) < 1e-6:
             # Clearly integral (the usual 3-decimal seconds): no tie to break, no Decimal needed.
@@ -157,7 +202,9 @@ def scaled(value: object, factor: int) -> int | _Bad | None:
         dec = _decimal(value)
         if dec is None:
             return BAD
-        return int((dec * factor).to_integral_value(rounding=ROUND_HALF_EVEN))
+        if dec and dec.adjusted() > 19:
+            return OUT_OF_RANGE  # checked before int(): `1e999999999` must not become an int
+        return _in_range(int((dec * factor).to_integral_value(rounding=ROUND_HALF_EVEN)))
     return BAD
 
 
@@ -172,7 +219,9 @@ def _decimal(value: object) -> Decimal | None:
 def _integral(dec: Decimal | None) -> int | _Bad:
     if dec is None or dec != dec.to_integral_value():
         return BAD
-    return int(dec)
+    if dec and dec.adjusted() > 18:
+        return OUT_OF_RANGE  # checked before int(): `1e999999999` must not become an int
+    return _in_range(int(dec))
 
 
 def native_id(value: object) -> str | None:
@@ -189,6 +238,8 @@ def _counts(values: tuple[object, ...], lifetime: bool) -> tuple[int | None, ...
     fixed: list[object] | None = None
     for i, value in enumerate(values):
         if type(value) is int:
+            if not INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
+                return OUT_OF_RANGE.reject(POST_METRICS[i], value)
             if lifetime and value < 0:  # type: ignore[operator]
                 return Reject(
                     "negative_counter", f"lifetime {POST_METRICS[i]} is negative ({value})"
@@ -197,8 +248,8 @@ def _counts(values: tuple[object, ...], lifetime: bool) -> tuple[int | None, ...
         if value is None:
             continue
         parsed = count(value)
-        if parsed is BAD:
-            return Reject("non_numeric", f"{POST_METRICS[i]} {value!r} is not a number")
+        if isinstance(parsed, _Bad):
+            return parsed.reject(POST_METRICS[i], value)
         if lifetime and parsed < 0:  # type: ignore[operator]
             return Reject("negative_counter", f"lifetime {POST_METRICS[i]} is negative ({parsed})")
         fixed = fixed or list(values)
@@ -258,8 +309,8 @@ def _post_row(
 
 def _follower_row(out: Sink, ctx: Context, value: object) -> Reject | None:
     parsed = count(value)
-    if parsed is BAD:
-        return Reject("non_numeric", f"follower count {value!r} is not a number")
+    if isinstance(parsed, _Bad):
+        return parsed.reject("follower count", value)
     if parsed is None:
         return Reject("invalid_envelope", "the follower count is missing")
     if parsed < 0:  # type: ignore[operator]
@@ -308,9 +359,9 @@ def tiktok_videos(response: dict[str, Any], ctx: Context, out: Sink) -> Reject |
         if not isinstance(video, dict) or (native := native_id(video.get("item_id"))) is None:
             ctx.reject_record(i, video, "invalid_record", "a video needs an item_id")
             continue
-        created = count(video.get("create_time"))
-        if created is BAD:
-            ctx.reject_record(i, video, "non_numeric", "create_time is not epoch seconds")
+        created = epoch_seconds(video.get("create_time"), "create_time")
+        if isinstance(created, Reject):
+            ctx.reject_record(i, video, created.reason, created.detail)
             continue
         get = video.get
         values = _counts(
@@ -527,8 +578,12 @@ def youtube_channel(response: dict[str, Any], ctx: Context, out: Sink) -> Reject
 
 
 def _sum_known(a: object, b: object) -> object:
+    """a + b when both are known; a marker (BAD first) when either is one. The sum itself may
+    leave int64 range; `_counts` checks it."""
     if a is BAD or b is BAD:
         return BAD
+    if isinstance(a, _Bad) or isinstance(b, _Bad):
+        return OUT_OF_RANGE
     if a is None or b is None:
         return None
     return a + b  # type: ignore[operator]

@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from metrics import layout
 from metrics.schema import CATALOG_ACCOUNTS
 
 ENTITIES: dict[str, pl.DataType] = {
@@ -46,25 +47,31 @@ class Catalog:
         return self.snapshot_date is None
 
 
-def catalog_files(raw: Path) -> list[tuple[date, Path]]:
-    """Every `catalog/<YYYY-MM-DD>/catalog.json`, oldest first; odd folder names are skipped."""
-    out: list[tuple[date, Path]] = []
-    root = raw / "catalog"
-    if not root.is_dir():
-        return out
-    for folder in sorted(root.iterdir()):
-        try:
-            day = date.fromisoformat(folder.name)
-        except ValueError:
-            continue
-        file = folder / "catalog.json"
-        if file.is_file():
-            out.append((day, file))
-    return out
+def catalog_files(raw: Path, today: date | None = None) -> list[tuple[date, Path]]:
+    """Every `catalog/<YYYY-MM-DD>/catalog.json`, oldest first, where metrics/layout.py puts
+    snapshots: a folder that is not a date or is dated after tomorrow, a symbolic link or any
+    other file is stray (quarantined by its partition's run), never a snapshot that could win."""
+    entries = layout.walk(raw, today, top=layout.CATALOG_DIR)
+    return [(e.landing_date, raw / e.rel) for e in entries if e.kind == "catalog"]
+
+
+_LISTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "organizations": ("organization", ("id", "name")),
+    "projects": ("project", ("id", "org_id", "name")),
+    "project_layers": ("project_layer", ("id", "project_id", "kind", "name")),
+    "social_accounts": (
+        "social_account",
+        ("id", "project_layer_id", "platform", "native_id", "handle"),
+    ),
+}
 
 
 def parse_snapshot(text: bytes, where: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Turn one catalog document into (entities, accounts) frames, or raise CatalogError."""
+    """Turn one catalog document into (entities, accounts) frames, or raise CatalogError.
+
+    A snapshot is all or nothing: one bad entity rejects it whole, because a tree with a hole
+    (a repeated id, a dangling parent) would misattribute data silently, or fail every later run.
+    """
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
@@ -72,34 +79,46 @@ def parse_snapshot(text: bytes, where: str) -> tuple[pl.DataFrame, pl.DataFrame]
     if not isinstance(doc, dict):
         raise CatalogError(f"{where}: expected a JSON object with organizations/projects/…")
 
-    def rows(key: str, fields: tuple[str, ...]) -> list[dict[str, str]]:
+    list_of: dict[str, str] = {}  # id -> the entity list that holds it
+
+    def rows(key: str) -> dict[str, dict[str, str]]:
+        kind, fields = _LISTS[key]
         items = doc.get(key)
         if not isinstance(items, list):
             raise CatalogError(f"{where}: `{key}` must be a list")
-        out = []
+        out: dict[str, dict[str, str]] = {}
         for i, item in enumerate(items):
-            if not isinstance(item, dict) or any(not isinstance(item.get(f), str) for f in fields):
-                raise CatalogError(f"{where}: {key}[{i}] needs string fields {', '.join(fields)}")
-            out.append(item)
+            if not isinstance(item, dict):
+                raise CatalogError(f"{where}: {key}[{i}] is not an object")
+            for f in fields:
+                if not isinstance(item.get(f), str):
+                    raise CatalogError(f"{where}: {key}[{i}] lacks the string field `{f}`")
+            ident = item["id"]
+            if ident in list_of:
+                if list_of[ident] == key:
+                    raise CatalogError(f"{where}: repeated {kind} id {ident}")
+                raise CatalogError(f"{where}: id {ident} is in both `{list_of[ident]}` and `{key}`")
+            list_of[ident] = key
+            out[ident] = item
         return out
 
-    orgs = {o["id"]: o for o in rows("organizations", ("id", "name"))}
-    projects = {p["id"]: p for p in rows("projects", ("id", "org_id", "name"))}
-    layers = {
-        lyr["id"]: lyr for lyr in rows("project_layers", ("id", "project_id", "kind", "name"))
-    }
-    accounts = rows(
-        "social_accounts", ("id", "project_layer_id", "platform", "native_id", "handle")
-    )
+    orgs = rows("organizations")
+    projects = rows("projects")
+    layers = rows("project_layers")
+    accounts = list(rows("social_accounts").values())
     for p in projects.values():
         if p["org_id"] not in orgs:
             raise CatalogError(f"{where}: project {p['id']} names unknown org {p['org_id']}")
     for lyr in layers.values():
         if lyr["project_id"] not in projects:
-            raise CatalogError(f"{where}: layer {lyr['id']} names unknown project")
+            raise CatalogError(
+                f"{where}: layer {lyr['id']} names unknown project {lyr['project_id']}"
+            )
     for a in accounts:
         if a["project_layer_id"] not in layers:
-            raise CatalogError(f"{where}: account {a['id']} names unknown layer")
+            raise CatalogError(
+                f"{where}: account {a['id']} names unknown layer {a['project_layer_id']}"
+            )
 
     entity_rows = (
         [(o["id"], "organization", o["name"], o["id"], None, None) for o in orgs.values()]
@@ -139,15 +158,20 @@ def parse_snapshot(text: bytes, where: str) -> tuple[pl.DataFrame, pl.DataFrame]
     return entities, account_frame
 
 
-def load_catalog(raw: Path) -> Catalog:
-    """Read every snapshot; the newest one that parses wins, broken ones are reported."""
+def load_catalog(raw: Path, today: date | None = None) -> Catalog:
+    """Read every snapshot; the newest valid one wins, and each rejected one is reported with its
+    reason (`rejected`), so the run can say which snapshot it kept instead."""
     newest: tuple[date, str, pl.DataFrame, pl.DataFrame] | None = None
     known: dict[str, str] = {}
     rejected: list[tuple[str, str]] = []
-    for day, file in catalog_files(raw):
+    for day, file in catalog_files(raw, today):
         where = file.relative_to(raw).as_posix()
         try:
-            entities, accounts = parse_snapshot(file.read_bytes(), where)
+            try:
+                text = file.read_bytes()
+            except OSError as exc:
+                raise CatalogError(f"{where}: cannot read ({exc.strerror or exc})") from exc
+            entities, accounts = parse_snapshot(text, where)
         except CatalogError as exc:
             rejected.append((where, str(exc)))
             continue

@@ -85,37 +85,57 @@ def ingest_landing_date(
     landing_date: date,
     catalog: Catalog,
     pool: Executor | None = None,
+    today: date | None = None,
 ) -> IngestStats:
-    """Normalize one landing date and replace its partition of every normalized table."""
-    return _write(warehouse, normalize_partition(raw, landing_date, catalog, pool))
+    """Normalize one landing date and replace its partition of every normalized table.
+    `today` (UTC) fixes which files are stray, so a run and its check judge alike."""
+    return _write(warehouse, normalize_partition(raw, landing_date, catalog, pool, today))
 
 
 def ingest_landing_dates(
-    raw: Path, warehouse: Path, dates: list[date], catalog: Catalog, pool: Executor
+    raw: Path,
+    warehouse: Path,
+    dates: list[date],
+    catalog: Catalog,
+    pool: Executor,
+    today: date | None = None,
 ) -> Iterator[IngestStats]:
     """Normalize many landing dates: one date's files are split among the workers; several
     dates go whole to the workers, largest first, so each worker parses, merges and writes its
     own dates and this process stays idle (merging here would leave results piling up)."""
     if len(dates) == 1:
-        yield ingest_landing_date(raw, warehouse, dates[0], catalog, pool)
+        yield ingest_landing_date(raw, warehouse, dates[0], catalog, pool, today)
         return
 
     def size(day: date) -> int:
-        return sum(p.stat().st_size for p in landing_files(raw, day))
+        return sum(p.stat().st_size for p in landing_files(raw, day, today))
 
     ordered = sorted(dates, key=size, reverse=True)
     n = len(ordered)
-    yield from pool.map(ingest_landing_date, [raw] * n, [warehouse] * n, ordered, [catalog] * n)
+    yield from pool.map(
+        ingest_landing_date,
+        [raw] * n,
+        [warehouse] * n,
+        ordered,
+        [catalog] * n,
+        [None] * n,
+        [today] * n,
+    )
 
 
 def normalize_landing_dates(
-    raw: Path, warehouse: Path, dates: list[date], catalog: Catalog, pool: Executor
+    raw: Path,
+    warehouse: Path,
+    dates: list[date],
+    catalog: Catalog,
+    pool: Executor,
+    today: date | None = None,
 ) -> Iterator[IngestStats]:
     """`ingest_landing_dates` for `dates` and for every date an earlier run left half-normalized
     (metrics/ledger.py), so that a run of any landing date repairs what a crash tore; only once
     all are written does the ledger hand them on to the hourly step."""
     with ledger.normalizing(warehouse, dates) as todo:
-        yield from ingest_landing_dates(raw, warehouse, todo, catalog, pool)
+        yield from ingest_landing_dates(raw, warehouse, todo, catalog, pool, today)
         ledger.normalized(warehouse, todo)
     faults.point("normalize.written")
 

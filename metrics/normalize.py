@@ -8,20 +8,23 @@ record never takes its siblings down and nothing disappears.
 
 from __future__ import annotations
 
-import gzip
-import zlib
+import contextlib
+import os
+import stat
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import orjson
 import polars as pl
 
-from metrics import adapters
+from metrics import adapters, layout
 from metrics.adapters import Reject, Rows
 from metrics.catalog import Catalog
+from metrics.layout import LANDING_SUFFIXES, Entry, UnreadableFile, read_blocks
 from metrics.schema import (
     FOLLOWER_OBSERVATIONS,
     PERIOD_OBSERVATIONS,
@@ -32,8 +35,13 @@ from metrics.schema import (
     UTC_TS,
 )
 
-LANDING_SUFFIXES = (".jsonl", ".jsonl.gz")
 FLUSH_ROWS = 200_000
+# The longest line parsed (bytes, decompressed); a longer one is quarantined from a prefix, never
+# held whole, so a gzip bomb of one endless line costs a block, not its size. The longest real
+# export line (a YouTube report of many videos × days) is a few MB.
+MAX_LINE_ENV = "METRICS_MAX_LINE_BYTES"
+DEFAULT_MAX_LINE_BYTES = 16 << 20
+RAW_PREFIX_BYTES = 4096
 PACIFIC = "America/Los_Angeles"
 
 NORMALIZED_TABLES = (
@@ -47,9 +55,11 @@ NORMALIZED_TABLES = (
 
 @dataclass
 class Accounting:
-    """Line bookkeeping of one landing partition: read = used + quarantined, always."""
+    """Bookkeeping of one landing partition: lines read = used + quarantined, and files found =
+    files read + files quarantined (a file with a line-0 row, even if a prefix of it was read)."""
 
-    files: int = 0
+    files_read: int = 0
+    files_quarantined: int = 0
     lines_read: int = 0
     lines_used: int = 0
     lines_quarantined: int = 0
@@ -57,11 +67,16 @@ class Accounting:
     reasons: Counter[str] = field(default_factory=Counter)
 
     @property
+    def files(self) -> int:
+        return self.files_read + self.files_quarantined
+
+    @property
     def balanced(self) -> bool:
         return self.lines_read == self.lines_used + self.lines_quarantined
 
     def add(self, other: Accounting) -> None:
-        self.files += other.files
+        self.files_read += other.files_read
+        self.files_quarantined += other.files_quarantined
         self.lines_read += other.lines_read
         self.lines_used += other.lines_used
         self.lines_quarantined += other.lines_quarantined
@@ -76,33 +91,73 @@ class NormalizedPartition:
     accounting: Accounting
 
 
-def landing_files(raw: Path, landing_date: date) -> list[Path]:
-    """Every file under `<raw>/<folder>/<date>/` except the catalog, in path order."""
-    day = landing_date.isoformat()
-    if not raw.is_dir():
-        return []
-    out: list[Path] = []
-    for folder in sorted(p for p in raw.iterdir() if p.is_dir() and p.name != "catalog"):
-        day_dir = folder / day
-        if day_dir.is_dir():
-            out.extend(sorted(p for p in day_dir.iterdir() if p.is_file()))
-    return out
+def partition_entries(raw: Path, landing_date: date, today: date | None = None) -> list[Entry]:
+    """Every file of the landing zone that belongs to `landing_date` (metrics/layout.py), in
+    path order: platform exports, catalog snapshots and stray files alike."""
+    return [e for e in layout.walk(raw, today) if e.landing_date == landing_date]
 
 
-def landing_dates(raw: Path) -> list[date]:
-    """All landing dates present in the landing zone (platform folders and catalog)."""
-    found: set[date] = set()
-    if not raw.is_dir():
-        return []
-    for folder in raw.iterdir():
-        if not folder.is_dir():
-            continue
-        for sub in folder.iterdir():
-            try:
-                found.add(date.fromisoformat(sub.name))
-            except ValueError:
-                continue
-    return sorted(found)
+def landing_files(raw: Path, landing_date: date, today: date | None = None) -> list[Path]:
+    """The platform exports of `<raw>/<platform>/<date>/` (the files read line by line)."""
+    return [raw / e.rel for e in partition_entries(raw, landing_date, today) if e.kind == "data"]
+
+
+def landing_dates(raw: Path, today: date | None = None) -> list[date]:
+    """Every landing partition that owns a file: date folders of platforms and the catalog, and
+    the dates stray files map to (so a default backfill quarantines them). Never after tomorrow:
+    a folder dated later is stray itself, so it cannot stretch a backfill into the future."""
+    return sorted({e.landing_date for e in layout.walk(raw, today)})
+
+
+def max_line_bytes() -> int:
+    """METRICS_MAX_LINE_BYTES, or the default; read per run so a test or an operator can set it."""
+    return int(os.environ.get(MAX_LINE_ENV) or DEFAULT_MAX_LINE_BYTES)
+
+
+@dataclass(frozen=True)
+class _TooLong:
+    """A line over the limit: its length and its first RAW_PREFIX_BYTES bytes."""
+
+    size: int
+    prefix: bytes
+
+
+def _lines(blocks: Iterator[bytes], limit: int) -> Iterator[bytes | _TooLong]:
+    """Lines of a stream of blocks, holding at most one line of up to `limit` bytes (and one
+    block) at a time. A line longer than `limit` is skipped to its end and yielded as `_TooLong`.
+    A final line without a newline is a line; if the stream fails, that unterminated tail is no
+    line but the `tail` of the `UnreadableFile`."""
+    pending = b""
+    skipped = 0  # > 0: inside an over-long line, this many bytes of it seen
+    prefix = b""
+    try:
+        for block in blocks:
+            if skipped:
+                end = block.find(b"\n")
+                if end < 0:
+                    skipped += len(block)
+                    continue
+                yield _TooLong(skipped + end, prefix)
+                skipped = 0
+                block = block[end + 1 :]
+            data = pending + block if pending else block
+            lines = data.split(b"\n")
+            pending = lines.pop()
+            if len(data) <= limit:
+                yield from lines
+            else:
+                for line in lines:
+                    too_long = len(line) > limit
+                    yield _TooLong(len(line), line[:RAW_PREFIX_BYTES]) if too_long else line
+            if len(pending) > limit:
+                skipped, prefix, pending = len(pending), pending[:RAW_PREFIX_BYTES], b""
+    except UnreadableFile as exc:
+        exc.tail = prefix if skipped else pending[:RAW_PREFIX_BYTES]
+        raise
+    if skipped:
+        yield _TooLong(skipped, prefix)
+    elif pending:
+        yield pending
 
 
 class _Builder(adapters.Sink):
@@ -129,64 +184,169 @@ class _Builder(adapters.Sink):
         q["raw"].append(raw)
         self.accounting.reasons[reason] += 1
 
+    def mark(self) -> tuple[tuple[int, ...], Counter[str]]:
+        """Where the rows stand, so a file whose content turns out untrustworthy can be undone
+        (rows are flushed to frames only between files)."""
+        sizes = (len(self.posts), len(self.periods), len(self.followers), len(self.sightings))
+        return (*sizes, len(self.quarantine["line"])), Counter(self.accounting.reasons)
 
-def _read_lines(path: Path) -> list[bytes]:
-    data = path.read_bytes()
-    if path.name.endswith(".gz"):
-        data = gzip.decompress(data)
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    return lines
-
-
-def count_landing_lines(raw: Path, landing_date: date) -> int:
-    """Count the lines of a landing date's files without parsing them: the reconciliation check's
-    independent side. A file that is not JSONL, or cannot be read, counts as one line."""
-    total = 0
-    for path in landing_files(raw, landing_date):
-        if not path.name.endswith(LANDING_SUFFIXES):
-            total += 1
-            continue
-        try:
-            data = path.read_bytes()
-            if path.name.endswith(".gz"):
-                data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error, gzip.BadGzipFile):
-            total += 1
-            continue
-        total += data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
-    return total
+    def rollback(self, mark: tuple[tuple[int, ...], Counter[str]]) -> None:
+        (posts, periods, followers, sightings, rejected), reasons = mark
+        del self.posts[posts:], self.periods[periods:], self.followers[followers:]
+        del self.sightings[sightings:]
+        for column in self.quarantine.values():
+            del column[rejected:]
+        self.accounting.reasons = reasons
 
 
-def _normalize_file(path: Path, raw_root: Path, catalog: Catalog, out: _Builder) -> None:
-    rel = path.relative_to(raw_root).as_posix()
-    folder = rel.split("/", 1)[0]
-    acc = Accounting(files=1)
-    if not path.name.endswith(LANDING_SUFFIXES):
-        acc.lines_read = acc.lines_quarantined = 1
-        out.reject(rel, 0, None, "unsupported_file", "expected *.jsonl or *.jsonl.gz", "")
-        out.accounting.add(acc)
-        return
+@dataclass(frozen=True)
+class Recount:
+    """What an independent walk finds in one landing partition."""
+
+    files: int
+    lines: int
+
+
+def recount_landing(raw: Path, landing_date: date, today: date | None = None) -> Recount:
+    """Count a landing partition's files and lines without parsing them: the reconciliation
+    check's independent side. It walks with `os.walk` (not metrics.layout.walk) and decides by
+    itself which files are read line by line; every other file is one line (its line-0 row).
+    Only the layout's vocabulary (platforms, date folders, the partition rule) and the byte
+    reader are shared, so a file the main path forgets, or a line it drops, shows up here."""
+    latest = layout.latest_landing_date(today)
+    files = lines = 0
+
+    def count(parts: tuple[str, ...], st: os.stat_result) -> None:
+        nonlocal files, lines
+        if layout.partition_of(parts, st.st_mtime_ns, latest) != landing_date:
+            return
+        files += 1
+        placed = (
+            stat.S_ISREG(st.st_mode)
+            and len(parts) == 3
+            and layout.folder_date(parts[1], latest) is not None
+        )
+        if placed and parts[0] == layout.CATALOG_DIR and parts[2] == layout.CATALOG_FILE:
+            return  # a catalog snapshot: a file of its partition, no lines
+        if placed and parts[0] in PLATFORMS and parts[2].endswith(LANDING_SUFFIXES):
+            lines += _count_lines(raw.joinpath(*parts))
+        else:
+            lines += 1
+
+    def unlisted(exc: OSError) -> None:
+        where = Path(exc.filename)
+        if where != raw:
+            count(where.relative_to(raw).parts, os.lstat(where))
+
+    for folder, dirs, names in os.walk(raw, onerror=unlisted):
+        base = Path(folder).relative_to(raw).parts
+        links = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
+        for name in [*names, *links]:
+            count((*base, name), os.lstat(os.path.join(folder, name)))
+    return Recount(files, lines)
+
+
+def _count_lines(path: Path) -> int:
+    """Newlines, plus an unterminated last line; a file that fails counts the lines before the
+    failure (of its trusted prefix) plus its line-0 row."""
+    seen = [0, True]  # newlines so far, whether the last byte seen is a newline
+
+    def tally(stop: int | None) -> None:
+        seen[0], seen[1] = 0, True
+        for block in read_blocks(path, stop):
+            seen[0] += block.count(b"\n")
+            seen[1] = block.endswith(b"\n")
+
     try:
-        lines = _read_lines(path)
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        acc.lines_read = acc.lines_quarantined = 1
-        out.reject(rel, 0, None, "unreadable_file", f"cannot read file: {exc}", "")
+        tally(None)
+    except UnreadableFile as exc:
+        if exc.trusted is not None:
+            with contextlib.suppress(UnreadableFile):
+                tally(exc.trusted)
+        return seen[0] + 1
+    return seen[0] + (0 if seen[1] else 1)
+
+
+def count_landing_lines(raw: Path, landing_date: date, today: date | None = None) -> int:
+    """The independent line count of a landing partition (see `recount_landing`)."""
+    return recount_landing(raw, landing_date, today).lines
+
+
+def _normalize_file(
+    entry: Entry, raw_root: Path, catalog: Catalog, out: _Builder, limit: int
+) -> None:
+    """One file of the partition: a stray file or a catalog snapshot is accounted without being
+    opened; a platform export is streamed line by line."""
+    rel = entry.rel
+    acc = Accounting()
+    if entry.kind == "catalog":
+        # Read by metrics.catalog; whether it was accepted is the `catalog` asset's report.
+        acc.files_read = 1
         out.accounting.add(acc)
         return
-    for index, line in enumerate(lines):
+    if entry.kind != "data":
+        acc.files_quarantined = acc.lines_read = acc.lines_quarantined = 1
+        out.reject(rel, 0, None, entry.reason, entry.detail, "")
+        out.accounting.add(acc)
+        return
+    path = raw_root / rel
+    folder = rel.split("/", 1)[0]
+    day = entry.landing_date
+    landing_end = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) + 86_400
+    mark = out.mark()
+    try:
+        _normalize_lines(read_blocks(path), rel, folder, landing_end, catalog, out, acc, limit)
+    except UnreadableFile as exc:
+        failure = exc
+        if exc.trusted is not None:
+            # A corrupt gzip member may have decoded into wrong bytes: start over, and use only
+            # the members before it.
+            out.rollback(mark)
+            acc = Accounting()
+            try:
+                blocks = read_blocks(path, exc.trusted)
+                _normalize_lines(blocks, rel, folder, landing_end, catalog, out, acc, limit)
+            except UnreadableFile as again:
+                failure.tail = again.tail
+        acc.files_quarantined = 1
+        acc.lines_read += 1
+        acc.lines_quarantined += 1
+        kept = f"; lines 1-{acc.lines_read - 1} before it are used" if acc.lines_read > 1 else ""
+        out.reject(rel, 0, None, "unreadable_file", failure.detail + kept, _text(failure.tail))
+    else:
+        acc.files_read = 1
+    out.accounting.add(acc)
+
+
+def _normalize_lines(
+    blocks: Iterator[bytes],
+    rel: str,
+    folder: str,
+    landing_end: int,
+    catalog: Catalog,
+    out: _Builder,
+    acc: Accounting,
+    limit: int,
+) -> None:
+    for index, line in enumerate(_lines(blocks, limit)):
         number = index + 1
         acc.lines_read += 1
         rejects_before = len(out.quarantine["line"])
-        outcome = _normalize_line(line, rel, number, folder, catalog, out)
+        if type(line) is _TooLong:
+            outcome: Reject | None = Reject(
+                "line_too_long",
+                f"a line of {line.size} bytes exceeds {MAX_LINE_ENV}={limit}; raw is its start",
+            )
+            text = _text(line.prefix)
+        else:
+            outcome = _normalize_line(line, rel, number, folder, landing_end, catalog, out)
+            text = ""
         if isinstance(outcome, Reject):
             acc.lines_quarantined += 1
-            out.reject(rel, number, None, outcome.reason, outcome.detail, _text(line))
+            out.reject(rel, number, None, outcome.reason, outcome.detail, text or _text(line))
         else:
             acc.lines_used += 1
             acc.records_quarantined += len(out.quarantine["line"]) - rejects_before
-    out.accounting.add(acc)
 
 
 def _text(line: bytes) -> str:
@@ -194,13 +354,22 @@ def _text(line: bytes) -> str:
 
 
 def _normalize_line(
-    line: bytes, rel: str, number: int, folder: str, catalog: Catalog, out: _Builder
+    line: bytes,
+    rel: str,
+    number: int,
+    folder: str,
+    landing_end: int,
+    catalog: Catalog,
+    out: _Builder,
 ) -> Reject | None:
     if not line.strip():
         return Reject("malformed_json", "blank line")
     try:
         env = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
+        if "infinity" in str(exc):
+            # Valid JSON that no double holds (1e400): an integer, and far out of range.
+            return Reject("integer_out_of_range", f"a number beyond any 64-bit value: {exc}")
         return Reject("malformed_json", f"not valid JSON: {exc}")
     if not isinstance(env, dict):
         return Reject("invalid_envelope", "a line must be one JSON object (the envelope)")
@@ -225,6 +394,12 @@ def _normalize_line(
     collected = adapters.parse_timestamp(env["collected_at"])
     if isinstance(collected, Reject):
         return Reject(collected.reason, f"collected_at: {collected.detail}")
+    if collected >= landing_end:
+        # A file cannot hold what was collected after it landed; left in, it would be `as_of`.
+        return Reject(
+            "collected_after_landing",
+            f"collected_at {env['collected_at']} is after the end of the landing date",
+        )
     ctx = adapters.Context(rel, number, platform, account, collected, out.reject)
     return handler(env["response"], ctx, out)
 
@@ -271,8 +446,9 @@ class _Chunk:
     accounting: Accounting
 
 
-def _normalize_files(raw: Path, paths: list[Path], catalog: Catalog) -> _Chunk:
+def _normalize_files(raw: Path, entries: list[Entry], catalog: Catalog) -> _Chunk:
     out = _Builder()
+    limit = max_line_bytes()
     frames: dict[str, list[pl.DataFrame]] = {name: [] for name in _OBSERVATION_SCHEMAS}
 
     def flush() -> None:
@@ -283,8 +459,8 @@ def _normalize_files(raw: Path, paths: list[Path], catalog: Catalog) -> _Chunk:
                 frames[name].append(_frame(rows, schema, columns))
                 setattr(out, name, [])
 
-    for path in paths:
-        _normalize_file(path, raw, catalog, out)
+    for entry in entries:
+        _normalize_file(entry, raw, catalog, out, limit)
         if len(out.posts) >= FLUSH_ROWS:
             flush()
     flush()
@@ -292,33 +468,37 @@ def _normalize_files(raw: Path, paths: list[Path], catalog: Catalog) -> _Chunk:
     return _Chunk(frames, quarantine, out.accounting)
 
 
-def _split(paths: list[Path], parts: int) -> list[list[Path]]:
+def _split(entries: list[Entry], parts: int) -> list[list[Entry]]:
     """Contiguous groups of about equal bytes, so workers finish together."""
-    sizes = [p.stat().st_size for p in paths]
-    target = sum(sizes) / parts
-    groups: list[list[Path]] = [[]]
+    target = sum(e.size for e in entries) / parts
+    groups: list[list[Entry]] = [[]]
     acc = 0
-    for path, size in zip(paths, sizes, strict=True):
+    for entry in entries:
         if acc >= target * len(groups) and len(groups) < parts:
             groups.append([])
-        groups[-1].append(path)
-        acc += size
+        groups[-1].append(entry)
+        acc += entry.size
     return [g for g in groups if g]
 
 
 def normalize_partition(
-    raw: Path, landing_date: date, catalog: Catalog, pool: Executor | None = None
+    raw: Path,
+    landing_date: date,
+    catalog: Catalog,
+    pool: Executor | None = None,
+    today: date | None = None,
 ) -> NormalizedPartition:
-    """Normalize every landing file of one landing date; the result is sorted and deterministic.
+    """Normalize every file of one landing partition; the result is sorted and deterministic.
 
     With a process `pool` the files are split among the workers in groups of about equal bytes;
     the merged result is the same as a sequential run, because every table is sorted by its key.
+    `today` (UTC, default: now) decides which date folders are in the future (metrics/layout.py).
     """
-    paths = landing_files(raw, landing_date)
+    entries = partition_entries(raw, landing_date, today)
     workers = getattr(pool, "_max_workers", 1) if pool is not None else 1
-    if pool is None or workers == 1 or len(paths) < 2:
-        return _merge(landing_date, [_normalize_files(raw, paths, catalog)])
-    groups = _split(paths, workers)
+    if pool is None or workers == 1 or len(entries) < 2:
+        return _merge(landing_date, [_normalize_files(raw, entries, catalog)])
+    groups = _split(entries, workers)
     n = len(groups)
     return _merge(landing_date, list(pool.map(_normalize_files, [raw] * n, groups, [catalog] * n)))
 
@@ -381,8 +561,12 @@ __all__ = [
     "NORMALIZED_TABLES",
     "Accounting",
     "NormalizedPartition",
+    "Recount",
     "count_landing_lines",
     "landing_dates",
     "landing_files",
+    "max_line_bytes",
     "normalize_partition",
+    "partition_entries",
+    "recount_landing",
 ]
