@@ -5,7 +5,7 @@ from datetime import date
 import dagster as dg
 
 from assets import column_schema
-from metrics import ingest, storage
+from metrics import faults, ingest, storage
 from metrics.catalog import load_catalog
 from metrics.normalize import NORMALIZED_TABLES, Accounting, count_landing_lines
 from metrics.schema import (
@@ -49,6 +49,7 @@ def catalog(
     Attribution follows the newest snapshot, so every run republishes it whole.
     """
     cat = ingest.write_catalog_tables(warehouse.raw, warehouse.warehouse)
+    faults.point("catalog_written")
     for where, why in cat.rejected:
         context.log.warning(f"catalog snapshot {where} skipped: {why}")
     return dg.MaterializeResult(
@@ -119,6 +120,7 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         for stats in ingest.ingest_landing_dates(
             warehouse.raw, warehouse.warehouse, days, cat, pool
         ):
+            faults.point("landing_date_ingested")
             key = stats.landing_date.isoformat()
             recount += count_landing_lines(warehouse.raw, stats.landing_date)
             total.add(stats.accounting)
