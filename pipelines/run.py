@@ -547,7 +547,10 @@ def clear_run(run_id: str, force: bool = False) -> int:
         if not run.is_finished:
             instance.report_run_failed(run, message="Marked failed by `metrics clear-run`.")
         instance.event_log_storage.free_concurrency_slots_for_run(run_id)
-        print(f"run {run_id}: {run.status.value} -> FAILURE, pool slots freed")
+        change = (
+            "already " + run.status.value if run.is_finished else f"{run.status.value} -> FAILURE"
+        )
+        print(f"run {run_id}: {change}; its pool slots are free")
     return 0
 
 

@@ -260,3 +260,20 @@ def test_sigterm_to_backfill_stops_the_whole_run_and_frees_its_slots(
     )
     assert all(not ids for ids in _holders(instance).values())
     assert _pipeline(env, "backfill").returncode == 0
+
+
+def test_clear_run_refuses_a_live_run_and_clears_a_stuck_one(
+    home: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    sleeper = subprocess.Popen(["sleep", "300"])
+    try:
+        live = _fake_run(instance, sleeper.pid, "warehouse_writer")
+        assert runs.clear_run(live) == 1
+        assert _status(instance, live) == dg.DagsterRunStatus.STARTED
+        assert runs.clear_run(live, force=True) == 0
+        assert _status(instance, live) == dg.DagsterRunStatus.FAILURE
+        assert _holders(instance)["warehouse_writer"] == set()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
