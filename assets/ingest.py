@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from assets import column_schema
-from metrics import ingest, storage
+from metrics import faults, ingest, storage
 from metrics.catalog import load_catalog
 from metrics.normalize import NORMALIZED_TABLES, Accounting, recount_landing
 from metrics.schema import (
@@ -49,6 +49,7 @@ def catalog(
     Attribution follows the newest snapshot, so every run republishes it whole.
     """
     cat = ingest.write_catalog_tables(warehouse.raw, warehouse.warehouse)
+    faults.point("catalog.written")
     for where, why in cat.rejected:
         context.log.warning(f"catalog snapshot {where} skipped: {why}")
     return dg.MaterializeResult(
@@ -122,6 +123,7 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         for stats in ingest.normalize_landing_dates(
             warehouse.raw, warehouse.warehouse, days, cat, pool, today
         ):
+            faults.point("normalize.date_written")
             key = stats.landing_date.isoformat()
             if stats.landing_date not in days:
                 context.log.warning(f"{key}: normalized again, an earlier run died writing it")

@@ -9,8 +9,8 @@ exactly what a clean run gives.
 
 * `action` is `kill` (the default: SIGKILL to this process, no cleanup runs), `raise` (raise
   `InjectedCrash`, a BaseException that no `except Exception` swallows, so an in-process test
-  sees the run stop at that point), or `pause` (sleep until a signal arrives, so a test can
-  signal a run at a known moment).
+  sees the run stop at that point), or `pause` (print `PAUSED` on stderr, then wait until a
+  signal arrives, so a test can signal a run at a known moment).
 * `@n` fires at the n-th time this process reaches the point (default: the first), which is how
   a test dies in the middle of a loop, after some partitions are written and before the rest.
 """
@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import os
 import signal
-import time
+import sys
+import threading
 from collections import Counter
 
 ENV = "METRICS_FAULT"
 ACTIONS = ("kill", "raise", "pause")
+PAUSED = "METRICS_FAULT paused at"  # the stderr line a test waits for before signalling
 
 _reached: Counter[str] = Counter()
 
@@ -38,9 +40,10 @@ def _parse(spec: str) -> dict[str, tuple[str, int]]:
         entry, _, nth = entry.partition("@")
         name, _, action = entry.partition(":")
         action = action or "kill"
-        if action not in ACTIONS:
+        if action not in ACTIONS:  # a typo fails loudly rather than never firing
             raise ValueError(
-                f"{ENV}={spec!r}: unknown action {action!r} for {name!r}; use one of {ACTIONS}"
+                f"{ENV} entry {entry!r} has unknown action {action!r}; "
+                "use `name`, `name:kill`, `name:raise` or `name:pause`, optionally with `@n`"
             )
         faults[name] = (action, int(nth) if nth else 1)
     return faults
@@ -62,5 +65,8 @@ def point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     if action == "raise":
         raise InjectedCrash(f"injected crash at {name}")
-    while True:  # pause: a signal handler (or SIGKILL) ends the wait
-        time.sleep(3600)
+    print(f"{PAUSED} {name} (pid {os.getpid()})", file=sys.stderr, flush=True)
+    if threading.current_thread() is threading.main_thread():
+        signal.pause()  # returns once a handler ran; a handler that raises propagates from here
+    else:
+        threading.Event().wait()

@@ -2,20 +2,43 @@
 
 Runs execute in this process against the Dagster instance in $DAGSTER_HOME, so they appear in
 the UI's run history next to scheduled and UI-launched runs.
+
+A run started here never outlives its process in the instance and never waits forever:
+
+* Each run records its process (tags `metrics/pid`, `metrics/host`, `metrics/process_start`).
+  Before a run starts, runs whose recorded process is gone are marked failed and their pool
+  slots freed, so a killed run cannot hold `warehouse_writer` or `duckdb_writer` for ever.
+* A run waits at most METRICS_SLOT_WAIT_SECONDS (default 300) for a pool slot that another run
+  holds, then fails with a message naming that run and how to clear it. Dagster's own wait for
+  a slot has no deadline and spins a CPU (see docs/operations.md, "Stuck runs and pool slots").
+* SIGTERM and SIGINT end the run as failed, free its slots, and exit 143 / 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
+import select
 import shutil
+import signal
+import socket
 import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import FrameType
 
 import dagster as dg
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
-from metrics import config
+from metrics import config, faults
 from metrics.normalize import landing_dates
 from pipelines.partitions import FIRST_LANDING_DATE
 
@@ -24,6 +47,18 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 INSTANCE_TEMPLATE = Path(__file__).with_name("dagster.yaml")
+
+PID_TAG = "metrics/pid"
+HOST_TAG = "metrics/host"
+START_TAG = "metrics/process_start"
+SLOT_WAIT_ENV = "METRICS_SLOT_WAIT_SECONDS"
+DEFAULT_SLOT_WAIT_SECONDS = 300.0
+POLL_SECONDS = 1.0
+# After SIGTERM/SIGINT, Dagster raises the interrupt at its next checkpoint (inside a step's code,
+# or when the next step starts). Only if that has not ended the run by then is it interrupted
+# from outside; a run waiting for a slot has no checkpoint and is interrupted at once.
+STOP_GRACE_SECONDS = 10.0
+EXIT_SLOT_TIMEOUT = 75  # EX_TEMPFAIL: try again once the blocking run is gone
 
 
 def ensure_dagster_home() -> Path:
@@ -41,7 +76,429 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def run_range(first: date, last: date) -> bool:
+def slot_wait_seconds() -> float:
+    """The longest a run waits for a pool slot held by another run (METRICS_SLOT_WAIT_SECONDS)."""
+    raw = os.environ.get(SLOT_WAIT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_SLOT_WAIT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise SystemExit(
+            f"error: {SLOT_WAIT_ENV}={raw!r} is not a number of seconds; "
+            f"set it to e.g. {DEFAULT_SLOT_WAIT_SECONDS:.0f}, or unset it for the default."
+        )
+    return value
+
+
+# --- which process runs a run, and is it still there ------------------------------------------
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks since boot) from /proc/<pid>/stat, None if unreadable."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # comm may hold spaces and parentheses
+    return fields[0], fields[19]  # fields 3 (state) and 22 (starttime) of proc(5)
+
+
+def process_start_token(pid: int) -> str:
+    """Boot id and start time of `pid`: equal tokens mean the same process, not a reused pid."""
+    stat = _proc_stat(pid)
+    if stat is None:
+        return ""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = ""
+    return f"{boot}/{stat[1]}"
+
+
+def process_alive(pid: int, start_token: str = "") -> bool:
+    """Whether `pid` is still the process that recorded `start_token` (any token if empty)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    stat = _proc_stat(pid)
+    if stat is None:
+        return not Path("/proc/self/stat").exists()  # without /proc, kill(0) is all we know
+    if stat[0] in ("Z", "X"):  # exited, not yet reaped by its parent
+        return False
+    return not start_token or process_start_token(pid) == start_token
+
+
+def process_tags() -> dict[str, str]:
+    """Tags that let a later run tell whether this process is still executing its run."""
+    pid = os.getpid()
+    return {PID_TAG: str(pid), HOST_TAG: socket.gethostname(), START_TAG: process_start_token(pid)}
+
+
+def run_process(run: dg.DagsterRun) -> tuple[int, str] | None:
+    """(pid, start token) of the process on this host executing `run`; None if not known here."""
+    pid = run.tags.get(PID_TAG, "")
+    if run.tags.get(HOST_TAG) != socket.gethostname() or not pid.isdigit():
+        return None
+    return int(pid), run.tags.get(START_TAG, "")
+
+
+# --- pool slots ---------------------------------------------------------------------------------
+
+
+def _slot_runs(instance: dg.DagsterInstance) -> dict[str, set[str]]:
+    """Run id -> the pools in which it holds or waits for a slot."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return {}
+    runs: dict[str, set[str]] = defaultdict(set)
+    for key, info in storage.get_concurrency_infos(sorted(storage.get_concurrency_keys())).items():
+        for slot in info.claimed_slots:
+            runs[slot.run_id].add(key)
+        for step in info.pending_steps:
+            runs[step.run_id].add(key)
+    return runs
+
+
+def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Fail the runs whose process is gone and free the slots that no live run can use.
+
+    A run killed with SIGKILL (or whose machine lost power) never reports its end: it stays
+    STARTED and keeps its slots, and every later run needing those pools waits. Only runs whose
+    process is known (started by `metrics` on this host) are judged; a finished run still holding
+    slots has them freed, as Dagster's run monitoring does after `free_slots_after_run_end_seconds`.
+    Returns one line per action taken.
+    """
+    done: list[str] = []
+    slot_runs = _slot_runs(instance)
+    candidates: dict[str, dg.DagsterRun | None] = {
+        run.run_id: run
+        for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES))
+        if run_process(run) is not None
+    }
+    for run_id in slot_runs.keys() - candidates.keys():
+        candidates[run_id] = instance.get_run_by_id(run_id)
+    for run_id, run in candidates.items():
+        proc = run_process(run) if run is not None else None
+        if proc is not None and process_alive(*proc):
+            continue
+        if run is not None and not run.is_finished:
+            if proc is None:
+                continue  # launched elsewhere (UI, daemon, another host): cannot judge it here
+            instance.report_run_failed(
+                run,
+                message=f"Run process {proc[0]} on {socket.gethostname()} is gone (killed or "
+                "crashed); marked failed and its pool slots freed before the next run started.",
+            )
+            done.append(f"run {run_id}: process {proc[0]} is gone; marked it failed")
+        if run_id in slot_runs:
+            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+            why = "deleted" if run is None else run.status.value if run.is_finished else "dead"
+            pools = ", ".join(sorted(slot_runs[run_id]))
+            done.append(f"run {run_id} ({why}): freed its slots in {pools}")
+    return done
+
+
+@dataclass(frozen=True)
+class Blocker:
+    pool: str
+    run_id: str | None  # None: the pool has no slots at all
+    status: str
+    where: str
+
+
+def _describe(instance: dg.DagsterInstance, pool: str, run_id: str) -> Blocker:
+    run = instance.get_run_by_id(run_id)
+    if run is None:
+        return Blocker(pool, run_id, "deleted", "no such run")
+    proc = run_process(run)
+    where = (
+        f"pid {proc[0]} on {socket.gethostname()}, still running"
+        if proc
+        else "launched from the UI, a schedule or another host"
+    )
+    return Blocker(pool, run_id, run.status.value, where)
+
+
+def blockers(
+    instance: dg.DagsterInstance, pools: Iterable[str], own_run_id: str | None = None
+) -> list[Blocker]:
+    """The runs holding every slot of one of `pools` (pools with a free slot block nothing)."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    found: list[Blocker] = []
+    for pool, info in storage.get_concurrency_infos(sorted(set(pools))).items():
+        if info.limit is None:
+            continue  # no limit on this pool
+        others = sorted({s.run_id for s in info.claimed_slots} - {own_run_id})
+        if info.limit == 0:
+            found.append(Blocker(pool, None, "", "the pool's limit is 0"))
+        elif others and len(info.claimed_slots) >= info.limit:
+            found.extend(_describe(instance, pool, run_id) for run_id in others)
+    return found
+
+
+class SlotWaitTimeout(Exception):
+    """A run could not get a pool slot within METRICS_SLOT_WAIT_SECONDS."""
+
+    def __init__(self, found: list[Blocker], waited: float, run_id: str | None = None) -> None:
+        self.blockers = found
+        subject = f"run {run_id}" if run_id else "the new run"
+        lines = [f"error: {subject} waited {waited:.0f} s for a pool slot and gave up."]
+        for b in found:
+            if b.run_id is None:
+                lines.append(
+                    f"  pool {b.pool!r} has no slots. Give it one: "
+                    f".venv/bin/dagster instance concurrency set {b.pool} 1"
+                )
+                continue
+            lines.append(f"  pool {b.pool!r} is held by run {b.run_id} ({b.status}, {b.where}).")
+        held = [b for b in found if b.run_id]
+        if held:
+            ids = " ".join(sorted({b.run_id for b in held if b.run_id}))
+            lines += [
+                "If that run is still working, let it finish and try again (or wait longer: "
+                f"{SLOT_WAIT_ENV}=<seconds>).",
+                "If it is stuck or its process is gone, clear it (marks it failed and frees its "
+                f"slots): .venv/bin/metrics clear-run {ids}",
+                "or in the UI: Runs -> the run -> "
+                "Terminate, then its '...' menu -> Free concurrency slots.",
+            ]
+        super().__init__("\n".join(lines))
+
+
+class RunStopped(KeyboardInterrupt):
+    """Raised in the main thread to end a run: a signal, or a slot wait past its deadline.
+
+    A KeyboardInterrupt, so Dagster ends the run the way it ends an interrupted one (failed).
+    """
+
+
+def job_pools(job: dg.JobDefinition) -> set[str]:
+    return {node.definition.pool for node in job.graph.nodes if node.definition.pool}
+
+
+def wait_for_pools(instance: dg.DagsterInstance, pools: Iterable[str], timeout: float) -> None:
+    """Wait (sleeping, not spinning) until no other run holds the slots of `pools`.
+
+    Checked before the run is created, so the common case (another run is busy) never reaches
+    Dagster's slot wait, which spins a CPU and has no deadline.
+    """
+    pools = sorted(set(pools))
+    deadline = time.monotonic() + timeout
+    announced = False
+    while True:
+        for line in reap_dead_runs(instance):
+            print(line, file=sys.stderr, flush=True)
+        found = blockers(instance, pools)
+        if not found:
+            return
+        if time.monotonic() >= deadline:
+            raise SlotWaitTimeout(found, timeout)
+        if not announced:
+            held = ", ".join(f"{b.pool} (run {b.run_id})" for b in found)
+            print(f"waiting up to {timeout:.0f} s for pool slots: {held}", file=sys.stderr)
+            announced = True
+        time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+
+# --- while the run executes ---------------------------------------------------------------------
+
+
+def _raise_in_main_thread() -> None:
+    """Make the main thread raise RunStopped at its next bytecode.
+
+    Dagster captures SIGINT/SIGTERM during a run and raises them only at its own checkpoints; its
+    loop waiting for a pool slot has none, so a signal alone cannot end a run stuck there.
+    """
+    ident = threading.main_thread().ident
+    if ident is not None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(ident), ctypes.py_object(RunStopped)
+        )
+
+
+class _Signals:
+    """Which of SIGINT/SIGTERM this process received, even while Dagster owns the handlers.
+
+    Dagster swaps in its own handler for the run's duration, which drops the signal number; the
+    wakeup fd still receives a byte per signal, whichever Python handler is installed.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+
+    @property
+    def fd(self) -> int:
+        return self._read
+
+    def drain(self) -> list[int]:
+        try:
+            data = os.read(self._read, 256)
+        except BlockingIOError:
+            data = b""
+        new = [s for s in data if s in (signal.SIGINT, signal.SIGTERM)]
+        self.received += new
+        return new
+
+    @contextmanager
+    def installed(self) -> Iterator[_Signals]:
+        stopping = {"raised": False}
+
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            # Outside Dagster's execution: stop now, once. Later signals must not break cleanup.
+            if not stopping["raised"]:
+                stopping["raised"] = True
+                raise RunStopped()
+
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        old_fd = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        try:
+            yield self
+        finally:
+            signal.set_wakeup_fd(old_fd)
+            for s, h in old.items():
+                signal.signal(s, h)
+            self.drain()
+            os.close(self._read)
+            os.close(self._write)
+
+
+class _Watchdog(threading.Thread):
+    """Ends the run when a step waits for a slot past the deadline, or a signal goes unheeded."""
+
+    def __init__(
+        self,
+        instance: dg.DagsterInstance,
+        run_id: str,
+        timeout: float,
+        signals: _Signals | None,
+    ) -> None:
+        super().__init__(name="metrics-run-watchdog", daemon=True)
+        self._ref = instance.get_ref()
+        self._run_id = run_id
+        self._timeout = timeout
+        self._signals = signals
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self.timed_out: SlotWaitTimeout | None = None
+
+    def finish(self) -> None:
+        """After this returns the watchdog will not interrupt the main thread."""
+        with self._lock:
+            self._done.set()
+
+    def _interrupt(self) -> None:
+        with self._lock:
+            if not self._done.is_set():
+                _raise_in_main_thread()
+                self._done.set()
+
+    def _waiting(self, instance: dg.DagsterInstance) -> set[tuple[str, str]]:
+        """(pool, step) pairs of this run waiting for a slot."""
+        storage = instance.event_log_storage
+        if not storage.supports_global_concurrency_limits:
+            return set()
+        infos = storage.get_concurrency_infos(sorted(storage.get_concurrency_keys()))
+        waiting = set()
+        for pool, info in infos.items():
+            claimed = {s.step_key for s in info.claimed_slots if s.run_id == self._run_id}
+            for step in info.pending_steps:
+                if step.run_id == self._run_id and step.step_key not in claimed:
+                    waiting.add((pool, step.step_key))
+        return waiting
+
+    def run(self) -> None:
+        since: dict[tuple[str, str], float] = {}
+        signalled_at: float | None = None
+        with dg.DagsterInstance.from_ref(self._ref) as instance:
+            while not self._done.is_set():
+                fds = [self._signals.fd] if self._signals else []
+                select.select(fds, [], [], POLL_SECONDS)
+                if self._done.is_set():
+                    return
+                if self._signals and self._signals.drain() and signalled_at is None:
+                    signalled_at = time.monotonic()
+                now = time.monotonic()
+                waiting = self._waiting(instance)
+                if signalled_at is not None and (
+                    waiting or now - signalled_at > STOP_GRACE_SECONDS
+                ):
+                    self._interrupt()
+                    return
+                since = {key: since.get(key, now) for key in waiting}
+                overdue = sorted(key for key, t in since.items() if now - t >= self._timeout)
+                if not overdue:
+                    continue
+                if reap_dead_runs(instance):
+                    since = {}  # a blocker was dead and is cleared: the step can claim now
+                    continue
+                pools = [pool for pool, _ in overdue]
+                found = blockers(instance, pools, self._run_id)
+                self.timed_out = SlotWaitTimeout(found, self._timeout, self._run_id)
+                run = instance.get_run_by_id(self._run_id)
+                if run is not None and not run.is_finished:
+                    instance.report_run_failed(run, message=str(self.timed_out))
+                self._interrupt()
+                return
+
+
+def execute_with_deadline(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    *,
+    tags: Mapping[str, str],
+    run_config: Mapping[str, object] | None = None,
+    slot_wait: float | None = None,
+    signals: _Signals | None = None,
+) -> tuple[dg.ExecuteInProcessResult | None, dg.DagsterRun]:
+    """Run `job` in this process; however it ends, the run is finished and holds no slot.
+
+    Raises SlotWaitTimeout when a step waited longer than `slot_wait` seconds for a slot.
+    The result is None when the run was stopped before Dagster could return one.
+    """
+    run_id = str(uuid.uuid4())
+    timeout = slot_wait_seconds() if slot_wait is None else slot_wait
+    watchdog = _Watchdog(instance, run_id, timeout, signals)
+    result: dg.ExecuteInProcessResult | None = None
+    try:
+        watchdog.start()
+        try:
+            result = job.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                tags={**tags, **process_tags()},
+                raise_on_error=False,
+                run_config=run_config,
+            )
+        finally:
+            watchdog.finish()
+    except RunStopped:
+        if watchdog.timed_out is None and signals is None:
+            raise
+    finally:
+        # Dagster frees the slot of a step that ends normally; an interrupted step keeps it.
+        instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            instance.report_run_failed(run, message="The run's process was stopped.")
+    if watchdog.timed_out is not None:
+        raise watchdog.timed_out
+    run = instance.get_run_by_id(run_id)
+    assert run is not None
+    return result, run
+
+
+def run_range(first: date, last: date, signals: _Signals | None = None) -> bool:
     """Materialize every asset for landing dates first..last (inclusive) in one run."""
     from pipelines.definitions import defs
 
@@ -55,16 +512,46 @@ def run_range(first: date, last: date) -> bool:
         "dagster/asset_partition_range_start": first.isoformat(),
         "dagster/asset_partition_range_end": last.isoformat(),
     }
-    print(f"materializing landing dates {first} .. {last}", flush=True)
+    wait = slot_wait_seconds()
     with _instance() as instance:
-        result = job.execute_in_process(
-            instance=instance, tags=tags, raise_on_error=False, run_config=QUIET
+        wait_for_pools(instance, job_pools(job), wait)
+        faults.point("pools_checked")
+        print(f"materializing landing dates {first} .. {last}", flush=True)
+        result, run = execute_with_deadline(
+            job, instance, tags=tags, run_config=QUIET, slot_wait=wait, signals=signals
         )
-    for event in result.all_events:
+    for event in result.all_events if result else []:
         if event.is_step_success or event.is_step_failure:
             mark = "ok  " if event.is_step_success else "FAIL"
             print(f"  {mark} {event.step_key}", flush=True)
-    return result.success
+    return run.status == dg.DagsterRunStatus.SUCCESS
+
+
+def clear_run(run_id: str, force: bool = False) -> int:
+    """Mark a run failed and free its pool slots: the way out when a run is stuck."""
+    with _instance() as instance:
+        run = instance.get_run_by_id(run_id)
+        if run is None:
+            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+            print(f"no run {run_id} in {os.environ['DAGSTER_HOME']}; freed any slots it held")
+            return 0
+        proc = run_process(run)
+        if not run.is_finished and proc and process_alive(*proc) and not force:
+            print(
+                f"error: run {run_id} is still running as pid {proc[0]} on this host. Stop it "
+                f"with `kill {proc[0]}` (it then fails and frees its slots), or pass --force to "
+                "mark it failed anyway.",
+                file=sys.stderr,
+            )
+            return 1
+        if not run.is_finished:
+            instance.report_run_failed(run, message="Marked failed by `metrics clear-run`.")
+        instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+        change = (
+            "already " + run.status.value if run.is_finished else f"{run.status.value} -> FAILURE"
+        )
+        print(f"run {run_id}: {change}; its pool slots are free")
+    return 0
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -75,14 +562,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     back.add_argument("--until", type=date.fromisoformat)
     night = sub.add_parser("nightly")
     night.add_argument("--date", type=date.fromisoformat)
+    clear = sub.add_parser("clear-run")
+    clear.add_argument("run_id")
+    clear.add_argument("--force", action="store_true")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parse(argv)
+def _dates(args: argparse.Namespace) -> tuple[date, date] | int:
     if args.command == "nightly":
         day = args.date or (datetime.now(UTC).date() - timedelta(days=1))
-        return 0 if run_range(day, day) else 1
+        return day, day
     found = landing_dates(config.raw_dir())
     if not found and not (args.since and args.until):
         print(
@@ -96,7 +585,30 @@ def main(argv: list[str] | None = None) -> int:
     if first > last:
         print(f"error: --since {first} is after --until {last}", file=sys.stderr)
         return 2
-    return 0 if run_range(first, last) else 1
+    return first, last
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    if args.command == "clear-run":
+        return clear_run(args.run_id, args.force)
+    dates = _dates(args)
+    if isinstance(dates, int):
+        return dates
+    signals = _Signals()
+    with signals.installed():
+        try:
+            ok = run_range(*dates, signals=signals)
+        except SlotWaitTimeout as timeout:
+            print(timeout, file=sys.stderr)
+            return EXIT_SLOT_TIMEOUT
+        except RunStopped:
+            ok = False
+    if signals.received and not ok:
+        name = signal.Signals(signals.received[0]).name
+        print(f"stopped by {name}; the run is marked failed and its slots are free", flush=True)
+        return 128 + signals.received[0]
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
