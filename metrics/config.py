@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 RAW_ENV = "METRICS_RAW_DIR"
+FIRST_LANDING_ENV = "METRICS_FIRST_LANDING_DATE"
+DEFAULT_FIRST_LANDING = "2026-01-01"
 WAREHOUSE_ENV = "METRICS_WAREHOUSE_DIR"
 DEFAULT_RAW = "data/raw"
 DEFAULT_WAREHOUSE = "data/warehouse"
@@ -17,3 +20,16 @@ def raw_dir(flag: str | os.PathLike[str] | None = None) -> Path:
 
 def warehouse_dir(flag: str | os.PathLike[str] | None = None) -> Path:
     return Path(flag or os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).resolve()
+
+
+def first_landing_date() -> date:
+    """The first landing partition: Dagster's partitions start here, and a landing-zone folder
+    dated earlier is quarantined with the fix (lower this) rather than silently skipped."""
+    value = os.environ.get(FIRST_LANDING_ENV) or DEFAULT_FIRST_LANDING
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise SystemExit(
+            f"error: {FIRST_LANDING_ENV}={value!r} is not a YYYY-MM-DD date; "
+            f"set it to the first landing date to partition (default {DEFAULT_FIRST_LANDING})."
+        ) from None

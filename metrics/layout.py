@@ -7,10 +7,13 @@ date or is dated after tomorrow, an unknown top-level folder, another file type,
 a FIFO) is *stray* and is quarantined as one line-0 row by the run of its partition.
 
 Which partition owns a stray file: its date folder (the second path component, when the path is
-at least three deep) if that is a valid `YYYY-MM-DD` date not after tomorrow (UTC); otherwise the
-UTC date of the file's own modification time (`lstat`, never the link target), clamped to not after
-tomorrow. A file that arrives today in a wrong place is therefore quarantined by today's run, once,
-and a backfill over every `landing_dates()` date covers it.
+at least three deep) if that is a valid `YYYY-MM-DD` date from the first landing partition
+(`METRICS_FIRST_LANDING_DATE`) to tomorrow (UTC); otherwise the UTC date of the file's own
+modification time (`lstat`, never the link target), clamped into that range. A date folder
+before the first partition is stray too (`before_first_landing_date`, with the fix in its
+detail), so one old folder neither breaks a backfill nor vanishes. A file that arrives today in
+a wrong place is therefore quarantined by today's run, once, and a backfill over every
+`landing_dates()` date covers it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from metrics.config import FIRST_LANDING_ENV, first_landing_date
 from metrics.schema import PLATFORMS
 
 CATALOG_DIR = "catalog"
@@ -43,20 +47,20 @@ def latest_landing_date(today: date | None = None) -> date:
 
 def folder_date(name: str, latest: date) -> date | None:
     """The landing date a folder name stands for: strictly `YYYY-MM-DD` (not `20260309`, not
-    `2026-3-9`, both of which `date.fromisoformat` would take or reject inconsistently) and not
-    after `latest`."""
+    `2026-3-9`, both of which `date.fromisoformat` would take or reject inconsistently), not
+    before the first landing partition and not after `latest`."""
     if not _DATE_FOLDER.fullmatch(name):
         return None
     try:
         day = date.fromisoformat(name)
     except ValueError:
         return None
-    return day if day <= latest else None
+    return day if first_landing_date() <= day <= latest else None
 
 
 def partition_of(parts: tuple[str, ...], mtime_ns: int, latest: date) -> date:
     """The landing partition of any file at `parts` (relative to `<raw>`): its date folder when
-    it has a valid one, else the UTC date of its mtime, clamped to `latest`."""
+    it has a valid one, else the UTC date of its mtime, clamped into the partitions' range."""
     if len(parts) >= 3:
         day = folder_date(parts[1], latest)
         if day is not None:
@@ -65,7 +69,7 @@ def partition_of(parts: tuple[str, ...], mtime_ns: int, latest: date) -> date:
         mdate = datetime.fromtimestamp(mtime_ns // 1_000_000_000, UTC).date()
     except (OverflowError, OSError, ValueError):
         mdate = latest
-    return min(mdate, latest)
+    return max(min(mdate, latest), first_landing_date())
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class Entry:
     landing_date: date
     kind: str
     size: int
+    mtime_ns: int
     reason: str = ""
     detail: str = ""
 
@@ -96,10 +101,21 @@ def _classify(parts: tuple[str, ...], mode: int, latest: date) -> tuple[str, str
     if len(parts) == 2:
         return "stray", "unexpected_path", f"a loose file in {top}/, outside any date folder"
     day_name = parts[1]
-    if not _DATE_FOLDER.fullmatch(day_name) or folder_date(day_name, date.max) is None:
+    try:
+        day = date.fromisoformat(day_name) if _DATE_FOLDER.fullmatch(day_name) else None
+    except ValueError:
+        day = None
+    if day is None:
         return "stray", "unexpected_path", f"folder {day_name!r} is not a YYYY-MM-DD date"
-    if folder_date(day_name, latest) is None:
+    if day > latest:
         return "stray", "future_landing_date", f"date folder {day_name} is after {latest}"
+    if (first := first_landing_date()) > day:
+        return (
+            "stray",
+            "before_first_landing_date",
+            f"date folder {day_name} is before the first landing partition {first}; set "
+            f"{FIRST_LANDING_ENV}={day_name} (or earlier) and backfill to load it",
+        )
     if len(parts) > 3:
         return "stray", "unexpected_path", f"inside sub-folder {parts[2]!r} of a date folder"
     if top == CATALOG_DIR:
@@ -123,7 +139,7 @@ def walk(raw: Path, today: date | None = None, top: str | None = None) -> list[E
 
     def add(parts: tuple[str, ...], st: os.stat_result, kind: str, why: str, detail: str) -> None:
         day = partition_of(parts, st.st_mtime_ns, latest)
-        out.append(Entry("/".join(parts), day, kind, st.st_size, why, detail))
+        out.append(Entry("/".join(parts), day, kind, st.st_size, st.st_mtime_ns, why, detail))
 
     def visit(path: str, parts: tuple[str, ...]) -> None:
         try:

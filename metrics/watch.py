@@ -8,9 +8,10 @@ old date folder with a new mtime, so it is noticed like any other.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from metrics import layout
 
 
 @dataclass(frozen=True)
@@ -30,21 +31,9 @@ class Cursor:
 
 
 def _landing_files(raw: Path) -> list[tuple[int, str, str]]:
-    """(mtime_ns, relative path, landing date folder) of every file under a date folder."""
-    out = []
-    if not raw.is_dir():
-        return out
-    for top in os.scandir(raw):
-        if not top.is_dir():
-            continue
-        for day in os.scandir(top.path):
-            if not day.is_dir():
-                continue
-            for entry in os.scandir(day.path):
-                if entry.is_file() and not entry.name.startswith("."):
-                    rel = f"{top.name}/{day.name}/{entry.name}"
-                    out.append((entry.stat().st_mtime_ns, rel, day.name))
-    return out
+    """(mtime_ns, relative path, landing partition) of every file of the landing zone, stray
+    ones included: a file in the wrong place starts the run that quarantines it."""
+    return [(e.mtime_ns, e.rel, e.landing_date.isoformat()) for e in layout.walk(raw)]
 
 
 def new_landing_files(raw: Path, cursor: Cursor) -> tuple[dict[str, list[str]], Cursor]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from datetime import date, timedelta
+from datetime import timedelta
 
 import dagster as dg
 
 from metrics import config
 from metrics.watch import Cursor, new_landing_files
-from pipelines.partitions import FIRST_LANDING_DATE
 
 NIGHTLY_CRON = "0 2 * * *"
 NIGHTLY_TIMEZONE = "UTC"
@@ -45,16 +44,8 @@ def build_landing_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefin
     def landing_files_sensor(context: dg.SensorEvaluationContext):
         raw = config.raw_dir(os.environ.get(config.RAW_ENV))
         changes, cursor = new_landing_files(raw, Cursor.loads(context.cursor))
-        first = date.fromisoformat(FIRST_LANDING_DATE)
         requests = []
         for day, files in sorted(changes.items()):
-            try:
-                valid = date.fromisoformat(day) >= first
-            except ValueError:
-                valid = False
-            if not valid:
-                context.log.warning(f"ignoring folder {day!r}: not a landing date in range")
-                continue
             digest = hashlib.sha256("\n".join(files).encode()).hexdigest()[:16]
             requests.append(dg.RunRequest(run_key=f"landing-{day}-{digest}", partition_key=day))
         context.update_cursor(cursor.dumps())

@@ -7,11 +7,11 @@ of work is "what landed on day D", and each asset rewrites the bucket files that
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
-FIRST_LANDING_DATE = os.environ.get("METRICS_FIRST_LANDING_DATE", "2026-01-01")
+from metrics import config
+
+FIRST_LANDING_DATE = config.first_landing_date().isoformat()
 
 landing_partitions = dg.DailyPartitionsDefinition(
     start_date=FIRST_LANDING_DATE, timezone="UTC", end_offset=1

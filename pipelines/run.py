@@ -38,7 +38,7 @@ from types import FrameType
 import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
-from metrics import config, faults
+from metrics import config, faults, layout
 from metrics.normalize import landing_dates
 from pipelines.partitions import FIRST_LANDING_DATE
 
@@ -502,11 +502,6 @@ def run_range(first: date, last: date, signals: _Signals | None = None) -> bool:
     """Materialize every asset for landing dates first..last (inclusive) in one run."""
     from pipelines.definitions import defs
 
-    if first < date.fromisoformat(FIRST_LANDING_DATE):
-        raise SystemExit(
-            f"error: landing date {first} is before the first partition {FIRST_LANDING_DATE}; "
-            "set METRICS_FIRST_LANDING_DATE to an earlier date and run again."
-        )
     job = defs.resolve_job_def("landing_job")
     tags = {
         "dagster/asset_partition_range_start": first.isoformat(),
@@ -588,6 +583,23 @@ def _dates(args: argparse.Namespace) -> tuple[date, date] | int:
     return first, last
 
 
+def _in_partitions(first: date, last: date) -> str | None:
+    """Why first..last cannot run, or None: a landing date must be a partition (the default
+    backfill only ever picks those; folders dated outside them are quarantined instead)."""
+    start = date.fromisoformat(FIRST_LANDING_DATE)
+    end = layout.latest_landing_date()
+    if first < start:
+        return (
+            f"error: landing date {first} is before the first partition {start}; set "
+            f"{config.FIRST_LANDING_ENV}={first} (or earlier) and run again."
+        )
+    if last > end:
+        return (
+            f"error: landing date {last} is after tomorrow ({end}); no file can have landed then."
+        )
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     if args.command == "clear-run":
@@ -595,6 +607,9 @@ def main(argv: list[str] | None = None) -> int:
     dates = _dates(args)
     if isinstance(dates, int):
         return dates
+    if problem := _in_partitions(*dates):
+        print(problem, file=sys.stderr)
+        return 2
     signals = _Signals()
     with signals.installed():
         try:

@@ -396,3 +396,21 @@ def test_a_gzip_bomb_is_normalized_in_bounded_memory(tmp_path: Path) -> None:
         "[2] ['line_too_long'] 4096",
         "[1, 2]",
     ]
+
+
+def test_a_folder_before_the_first_partition_is_quarantined_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("METRICS_FIRST_LANDING_DATE", "2026-03-01")
+    good = envelope("tiktok", "business/get", "acc_tt", T0, FOLLOWERS)
+    write_lines(tmp_path, f"tiktok/{D}/good.jsonl", [good])
+    touch(
+        write_lines(tmp_path, "tiktok/2020-01-01/a.jsonl", [good]), datetime(2020, 1, 1, tzinfo=UTC)
+    )
+    # Its mtime (2020) is clamped to the first partition, which owns the stray file.
+    first = run(tmp_path, date(2026, 3, 1))
+    assert rows(first) == [("tiktok/2020-01-01/a.jsonl", 0, None, "before_first_landing_date")]
+    assert "METRICS_FIRST_LANDING_DATE=2020-01-01" in first.tables["quarantine"]["detail"][0]
+    assert books(first) == (1, 1, 1, 0, 1)  # the catalog read, the stray file quarantined
+    assert books(run(tmp_path)) == (1, 0, 1, 1, 0)
+    assert landing_dates(tmp_path, TODAY) == [date(2026, 3, 1), DAY]

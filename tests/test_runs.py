@@ -15,12 +15,15 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
-from metrics import faults
+from metrics import faults, storage
+from metrics.normalize import landing_dates
 from pipelines import run as runs
 from tests.pipeline import make_landing
 
@@ -277,3 +280,22 @@ def test_clear_run_refuses_a_live_run_and_clears_a_stuck_one(
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_stray_date_folders_do_not_break_the_default_backfill(env: dict[str, str]) -> None:
+    raw = Path(env["METRICS_RAW_DIR"])
+    found = landing_dates(raw)
+    landed = datetime.combine(found[-1], datetime.min.time(), tzinfo=UTC).timestamp()
+    for day in ("2099-01-01", "2020-01-01"):
+        (raw / "tiktok" / day).mkdir(parents=True)
+        (raw / "tiktok" / day / "x.jsonl").write_text("{}\n")
+        os.utime(raw / "tiktok" / day / "x.jsonl", (landed, landed))  # it arrived on found[-1]
+    proc = _pipeline(env, "backfill")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"materializing landing dates {found[0]} .. {found[-1]}" in proc.stdout
+    q = storage.scan(Path(env["METRICS_WAREHOUSE_DIR"]), "quarantine").collect()
+    stray = q.filter(pl.col("landing_file").str.contains("/(2020|2099)-01-01/"))
+    assert sorted(stray.select("landing_file", "line", "reason").rows()) == [
+        ("tiktok/2020-01-01/x.jsonl", 0, "before_first_landing_date"),
+        ("tiktok/2099-01-01/x.jsonl", 0, "future_landing_date"),
+    ]
