@@ -23,6 +23,9 @@ EPOCH_MONDAY = 4 * DAY  # 1970-01-05 00:00Z, the first Monday after the epoch
 GRANULARITIES = ("hour", "day", "week")
 DEFAULT_DAYS = 30
 HOUR_CLAMP_DAYS = 90
+# CONTRACT §5: a longer series is a 422, so that one request never holds the server for long
+# (a 1970-2099 day series was 47k buckets, 9.5 MB and over a second of one worker's time).
+MAX_BUCKETS = 5_000
 # Before social media, and far enough ahead for any dashboard; keeps calendar math in range.
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -129,12 +132,49 @@ def resolve(
     if granularity == "hour":
         earliest = _days_before(_EARLIEST + timedelta(seconds=end), zone, HOUR_CLAMP_DAYS)
         start = max(start, _floor(earliest))
+    _check_bucket_count(start, end, granularity, zone)
     if np.any(zones.offsets_between(zone, start, end) % HOUR):
         raise ValidationError(
             f"Time zone {tz} is not a whole number of hours from UTC within the window; "
             "hourly data cannot be cut finer."
         )
     return Window(start, end, granularity, tz, zone)
+
+
+def bucket_count(start: int, end: int, granularity: str, zone: ZoneInfo) -> int:
+    """How many buckets overlap [start, end), partial edges included, without building them.
+
+    Two local dates and a subtraction: local days partition time (a DST day is 23 or 25 hours
+    but still one bucket), so the buckets run from the one holding `start` to the one holding
+    the window's last second. It agrees with `len(buckets(...).labels)` for every window.
+    """
+    if granularity == "hour":
+        return (end - start) // HOUR
+    first = datetime.fromtimestamp(start, zone).date()
+    last = datetime.fromtimestamp(end - 1, zone).date()
+    if granularity == "day":
+        return (last - first).days + 1
+    first -= timedelta(days=first.weekday())
+    last -= timedelta(days=last.weekday())
+    return (last - first).days // 7 + 1
+
+
+_NARROWER = {
+    "hour": "or use granularity=day",
+    "day": f"to at most {MAX_BUCKETS:,} days (about 13 years), or use granularity=week "
+    "(not for platform_post)",
+    "week": f"to at most {MAX_BUCKETS:,} weeks (about 95 years)",
+}
+
+
+def _check_bucket_count(start: int, end: int, granularity: str, zone: ZoneInfo) -> None:
+    """422 before any bucket is built or any data is read when the series would be too long."""
+    n = bucket_count(start, end, granularity, zone)
+    if n > MAX_BUCKETS:
+        raise ValidationError(
+            f"The window holds {n:,} {granularity} buckets; the limit is {MAX_BUCKETS:,}. "
+            f"Narrow since/until {_NARROWER[granularity]}."
+        )
 
 
 def buckets(window: Window) -> Buckets:
