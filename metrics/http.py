@@ -220,9 +220,12 @@ def create_app(
     *,
     store: Store | None = None,
 ) -> FastAPI:
-    """The API app over one warehouse (opened read-only) and one keys file."""
+    """The API app over one warehouse (opened read-only) and one keys file.
+
+    KeysFileError when the keys file is corrupt: a server must not start without its keys.
+    """
+    ring = keys.KeyRing(keys.keys_file(keys_file))  # first: a corrupt file fails in ms, not s
     store = store or connect(warehouse)
-    ring = keys.KeyRing(keys.keys_file(keys_file))
     app = FastAPI(
         title="Social metrics API",
         version="1",
