@@ -206,7 +206,9 @@ def _local_days(zone: ZoneInfo, start: int, end: int, step: int) -> tuple[np.nda
     """Edges (UTC seconds, unclipped) and labels of the local days or weeks covering [start, end).
 
     A zone that keeps one offset around the window (UTC always, most zones most of the year) is
-    plain arithmetic; across a DST change each local midnight is asked of the zone.
+    plain arithmetic; across a DST change each local midnight is found in the zone's offset
+    table (`_local_midnights`), still without a Python loop, so a 5,000-day series in a DST
+    zone costs about what it costs in UTC.
     """
     offsets = zones.offsets_between(zone, start - WEEK, end + WEEK)
     if len(set(offsets.tolist())) == 1:
@@ -218,18 +220,29 @@ def _local_days(zone: ZoneInfo, start: int, end: int, step: int) -> tuple[np.nda
         days = days[: np.searchsorted(days * DAY - off, end) + 1]
         labels = np.datetime_as_string(days[:-1].astype("datetime64[D]")).tolist()
         return days * DAY - off, labels
-    day = datetime.fromtimestamp(start, zone).date()
+    first = datetime.fromtimestamp(start, zone).date()
+    last = datetime.fromtimestamp(end - 1, zone).date()
     if step == 7:
-        day -= timedelta(days=day.weekday())
-    edges, labels = [], []
-    while (edge := _midnight(day, zone)) < end:
-        edges.append(edge)
-        labels.append(day.isoformat())
-        day += timedelta(days=step)
-    edges.append(edge)
-    return np.array(edges, dtype=np.int64), labels
+        first -= timedelta(days=first.weekday())
+        last -= timedelta(days=last.weekday())
+    epoch = date(1970, 1, 1)
+    days = np.arange((first - epoch).days, (last - epoch).days + step + 1, step, dtype=np.int64)
+    labels = np.datetime_as_string(days[:-1].astype("datetime64[D]")).tolist()
+    return _local_midnights(zone, days * DAY, start, end), labels
 
 
-def _midnight(day: date, zone: ZoneInfo) -> int:
-    """The first instant of local `day` (after a DST gap at midnight, the gap's end)."""
-    return int(datetime.combine(day, time(), zone).timestamp())
+def _local_midnights(zone: ZoneInfo, walls: np.ndarray, start: int, end: int) -> np.ndarray:
+    """The UTC instant of each local wall time (seconds since 1970 on the local clock).
+
+    It is what `datetime.combine(day, time(), zone).timestamp()` answers (fold=0), but for a
+    whole array: a transition from offset a to b at UTC instant T takes effect, on the wall
+    clock, at T + max(a, b). So a wall time in a DST gap gets the offset from before the gap
+    (its instant is the gap's end), and one repeated by a fall-back its first occurrence.
+    """
+    # The zone's cached (transition instant, offset) table; zones.offsets_at answers UTC
+    # instants only, and a wall time needs the table itself.
+    instants, offsets = zones._table(zone, start - WEEK, end + WEEK)
+    before = np.concatenate([offsets[:1], offsets[:-1]])
+    takes_effect = instants + np.maximum(before, offsets)
+    found = np.searchsorted(takes_effect, walls, side="right") - 1
+    return walls - offsets[np.maximum(found, 0)]

@@ -9,7 +9,9 @@ Monday 2000-01-03 + 5,000 weeks (35,000 days) is 2095-10-31 (95 years with 24 le
 from __future__ import annotations
 
 import random
+from datetime import date, datetime, time, timedelta
 
+import numpy as np
 import pytest
 
 import metrics
@@ -138,3 +140,54 @@ def test_the_arithmetic_count_is_the_number_of_buckets_built(tz):
             built = windows.buckets(windows.Window(start, end, granularity, tz, zone))
             counted = windows.bucket_count(start, end, granularity, zone)
             assert counted == len(built.labels), (tz, granularity, start, end)
+
+
+# Zones whose clocks change at or around local midnight (Santiago, Havana, Beirut, Sao Paulo,
+# Cairo, Tehran, St Johns at 00:01), Apia, which skipped 2011-12-30, and ordinary ones.
+MIDNIGHT_ZONES = [
+    "America/Los_Angeles",
+    "Europe/London",
+    "Australia/Sydney",
+    "America/Santiago",
+    "America/Havana",
+    "Asia/Beirut",
+    "America/Sao_Paulo",
+    "Africa/Cairo",
+    "Asia/Tehran",
+    "America/St_Johns",
+    "Pacific/Apia",
+]
+
+
+@pytest.mark.parametrize("tz", MIDNIGHT_ZONES)
+def test_local_midnights_are_zoneinfos_own(tz):
+    """Every local midnight 1970-2040, against `datetime.combine(day, time(), zone)`."""
+    zone = zones.resolve(tz)
+    first, last = date(1970, 1, 2), date(2040, 1, 1)
+    days = [first + timedelta(days=i) for i in range((last - first).days)]
+    expected = [int(datetime.combine(d, time(), zone).timestamp()) for d in days]
+    epoch_days = np.array([(d - date(1970, 1, 1)).days for d in days], dtype=np.int64)
+    start, end = expected[0], expected[-1]
+    got = windows._local_midnights(zone, epoch_days * windows.DAY, start, end)
+    assert got.tolist() == expected
+
+
+@pytest.mark.parametrize("tz", MIDNIGHT_ZONES)
+def test_day_and_week_buckets_across_dst_match_a_day_by_day_walk(tz):
+    zone = zones.resolve(tz)
+    rng = random.Random(tz)
+    for _ in range(100):
+        start = rng.randrange(0, 4_000_000_000 // 3600) * 3600
+        end = start + rng.randrange(1, 24 * 400) * 3600
+        for step in (1, 7):
+            day = datetime.fromtimestamp(start, zone).date()
+            if step == 7:
+                day -= timedelta(days=day.weekday())
+            edges, labels = [], []
+            while (edge := int(datetime.combine(day, time(), zone).timestamp())) < end:
+                edges.append(edge)
+                labels.append(day.isoformat())
+                day += timedelta(days=step)
+            edges.append(edge)
+            got_edges, got_labels = windows._local_days(zone, start, end, step)
+            assert (got_edges.tolist(), got_labels) == (edges, labels), (tz, step, start, end)
