@@ -19,6 +19,7 @@ import re
 import secrets
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -129,8 +130,8 @@ def _read(path: Path) -> list[Key]:
     except ValueError as exc:
         raise KeysFileError(path, str(exc)) from None
     for attr in ("id", "sha256"):
-        seen = [getattr(k, attr) for k in keys]
-        if dup := next((v for v in seen if seen.count(v) > 1), None):
+        counts = Counter(getattr(k, attr) for k in keys)
+        if dup := next((v for v, n in counts.items() if n > 1), None):
             raise KeysFileError(path, f"two entries share the {attr} {dup}")
     return keys
 
