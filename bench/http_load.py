@@ -139,6 +139,13 @@ def server_cpu_seconds(pid: int) -> float:
     return total
 
 
+def machine_busy_seconds() -> float:
+    """CPU time spent by every process on the machine (all cores), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def client_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -376,11 +383,18 @@ async def mix(args, client, small: list, large: list, server_pid: int) -> dict:
     errors = {"alone": 0, "with_large": 0}
     blocks = []
     cpu = {"alone": 0.0, "with_large": 0.0}
+    others = {"alone": 0.0, "with_large": 0.0}
     for name in ("alone", "with_large", "with_large", "alone"):
         per_s = args.large_per_second if name == "with_large" else 0
-        cpu0 = server_cpu_seconds(server_pid)
+        cpu0, client0, busy0 = (
+            server_cpu_seconds(server_pid),
+            client_cpu_seconds(),
+            machine_busy_seconds(),
+        )
         block = await mixed_open_loop(client, small, large, args.rate, args.mix_seconds, per_s)
         cpu[name] += server_cpu_seconds(server_pid) - cpu0
+        ours = server_cpu_seconds(server_pid) - cpu0 + client_cpu_seconds() - client0
+        others[name] += machine_busy_seconds() - busy0 - ours
         for kind, values in block.pop("raw").items():
             if values:
                 pooled[name].setdefault(kind, []).extend(values)
@@ -393,6 +407,9 @@ async def mix(args, client, small: list, large: list, server_pid: int) -> dict:
         out[name]["errors"] = errors[name]
         requests = sum(len(v) for v in kinds.values())
         out[name]["server_cpu_ms_per_req"] = round(cpu[name] / max(requests, 1) * 1e3, 2)
+        # Cores' worth of CPU that neither the server nor this client used: other people's
+        # work on a shared machine (about 0 when the figures are the server's alone).
+        out[name]["other_cores"] = round(others[name] / seconds, 2)
     return out
 
 
