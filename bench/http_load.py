@@ -17,9 +17,18 @@ request shapes of `bench/query_latency.py` in rotation with `httpx.AsyncClient`:
 Every response must be a 200; anything else, or a transport error, counts as an error. Both
 phases are bounded by `--requests` and `--max-seconds`. The server is stopped at the end.
 
-`metrics serve` has no `--workers` flag; for `--workers N` > 1 the script runs the same app
-through `python -m uvicorn --factory metrics.http:create_app --workers N` (the factory reads
-METRICS_WAREHOUSE_DIR and METRICS_KEYS_FILE).
+`--mix` runs instead whether one long series can stall the others (CONTRACT §5, "one request
+never holds the server for long"): open loop at `--rate` (default 1,000 req/s with --mix) of
+the four small shapes, alone and with `--large-per-second` maximal queries added (an
+organization, every metric, 5,000 day buckets in America/Los_Angeles: the most buckets the
+limit allows, each a local midnight asked of the zone, ~1 MB of JSON). The two scenarios run
+in blocks A B B A of `--mix-seconds` each on the same server, so drift in the machine's other
+load falls on both alike; the small queries' p99 is reported for each, beside the large ones'.
+
+`--workers N` is passed to `metrics serve --workers N`; with an older `metrics serve` that has
+no such flag the script runs the same app through `python -m uvicorn --factory
+metrics.http:create_app --workers N` (the factory reads METRICS_WAREHOUSE_DIR and
+METRICS_KEYS_FILE).
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -129,9 +139,36 @@ def server_cpu_seconds(pid: int) -> float:
     return total
 
 
+def machine_busy_seconds() -> float:
+    """CPU time spent by every process on the machine (all cores), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def client_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def large_requests(warehouse: Path, n_ids: int, seed: int) -> list[tuple]:
+    """Maximal queries: organizations, every metric, MAX_BUCKETS local days ending at as_of."""
+    from metrics.query import METRICS
+    from metrics.window import MAX_BUCKETS
+
+    shapes = request_shapes(warehouse, n_ids, seed)
+    org_shape = next(f for f in shapes.values() if f(random.Random(0))["scope"] == "organization")
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n_ids):
+        kw = org_shape(rng)
+        until = date.fromisoformat(kw["until"])
+        since = until - timedelta(days=MAX_BUCKETS)
+        params = [("scope", "organization"), ("id", kw["id"]), ("since", since.isoformat())]
+        params += [("until", until.isoformat()), ("granularity", "day")]
+        params += [("tz", "America/Los_Angeles"), *(("metrics", m) for m in METRICS)]
+        out.append((f"/v1/projects/{kw['project_id']}/metrics", params, kw["org_id"]))
+    return out
 
 
 def http_requests(warehouse: Path, n_ids: int, seed: int, n: int) -> list[tuple]:
@@ -307,7 +344,78 @@ async def open_loop(client, reqs: list, rate: float, limit: float) -> dict:
     return out
 
 
-async def drive(args, port: int, keys: dict[str, str], reqs: list, server_pid: int) -> dict:
+async def mixed_open_loop(
+    client, small: list, large: list, rate: float, seconds: float, large_per_second: float
+) -> dict:
+    """Open loop: `rate` small requests/s, plus `large_per_second` large ones (mid-second)."""
+    latencies: dict[str, list[float]] = {"small": [], "large": []}
+    errors = {"small": 0, "large": 0}
+    plan = [(i / rate, small[i % len(small)], "small") for i in range(int(rate * seconds))]
+    n_large = int(seconds * large_per_second)
+    plan += [((k + 0.5) / large_per_second, large[k % len(large)], "large") for k in range(n_large)]
+    plan.sort(key=lambda p: p[0])
+
+    async def one(req, scheduled: float, kind: str) -> None:
+        ok = await client.send(req)
+        latencies[kind].append(time.perf_counter() - scheduled)
+        errors[kind] += not ok
+
+    start = time.perf_counter()
+    tasks = []
+    for offset, req, kind in plan:
+        scheduled = start + offset
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(req, scheduled, kind)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    out = {"small": _summary(latencies["small"], errors["small"], elapsed)}
+    if n_large:
+        out["large"] = _summary(latencies["large"], errors["large"], elapsed)
+    out["raw"] = latencies  # pooled over blocks by the caller, then dropped
+    return out
+
+
+async def mix(args, client, small: list, large: list, server_pid: int) -> dict:
+    """Blocks A B B A (A: small only; B: small plus large), pooled per scenario."""
+    pooled: dict[str, dict[str, list[float]]] = {"alone": {"small": []}, "with_large": {}}
+    errors = {"alone": 0, "with_large": 0}
+    blocks = []
+    cpu = {"alone": 0.0, "with_large": 0.0}
+    others = {"alone": 0.0, "with_large": 0.0}
+    for name in ("alone", "with_large", "with_large", "alone"):
+        per_s = args.large_per_second if name == "with_large" else 0
+        cpu0, client0, busy0 = (
+            server_cpu_seconds(server_pid),
+            client_cpu_seconds(),
+            machine_busy_seconds(),
+        )
+        block = await mixed_open_loop(client, small, large, args.rate, args.mix_seconds, per_s)
+        cpu[name] += server_cpu_seconds(server_pid) - cpu0
+        ours = server_cpu_seconds(server_pid) - cpu0 + client_cpu_seconds() - client0
+        others[name] += machine_busy_seconds() - busy0 - ours
+        for kind, values in block.pop("raw").items():
+            if values:
+                pooled[name].setdefault(kind, []).extend(values)
+        errors[name] += sum(b["errors"] for b in block.values())
+        blocks.append({"scenario": name, **{k: v["p99_ms"] for k, v in block.items()}})
+    seconds = 2 * args.mix_seconds
+    out: dict = {"blocks_p99_ms": blocks}
+    for name, kinds in pooled.items():
+        out[name] = {kind: _summary(v, 0, seconds) for kind, v in kinds.items()}
+        out[name]["errors"] = errors[name]
+        requests = sum(len(v) for v in kinds.values())
+        out[name]["server_cpu_ms_per_req"] = round(cpu[name] / max(requests, 1) * 1e3, 2)
+        # Cores' worth of CPU that neither the server nor this client used: other people's
+        # work on a shared machine (about 0 when the figures are the server's alone).
+        out[name]["other_cores"] = round(others[name] / seconds, 2)
+    return out
+
+
+async def drive(
+    args, port: int, keys: dict[str, str], reqs: list, server_pid: int, large: list
+) -> dict:
     kind = RawClient if args.client == "raw" else HttpxClient
     client = kind(port, keys, args.connections)
     try:
@@ -319,6 +427,11 @@ async def drive(args, port: int, keys: dict[str, str], reqs: list, server_pid: i
         warm = await closed_loop(client, reqs[: args.warmup], args.concurrency, 60)
         if warm["errors"]:
             raise SystemExit(f"{warm['errors']} errors during warmup")
+        if args.mix:
+            for req in large[:4]:
+                if not await client.send(req):
+                    raise SystemExit("a maximal query did not answer 200")
+            return {"mix": await mix(args, client, reqs, large, server_pid)}
         phases = {
             "closed_loop": lambda: closed_loop(client, reqs, args.concurrency, args.max_seconds)
         }
@@ -359,7 +472,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="closed-loop connections")
     parser.add_argument("--connections", type=int, default=64, help="client connection pool")
     parser.add_argument(
-        "--rate", type=float, default=500, help="open-loop requests/s (0 skips the phase)"
+        "--rate",
+        type=float,
+        help="open-loop requests/s (0 skips the phase; default 500, or 1000 with --mix)",
+    )
+    parser.add_argument(
+        "--mix",
+        action="store_true",
+        help="instead of the two phases: small queries alone vs with large ones (A B B A)",
+    )
+    parser.add_argument("--mix-seconds", type=float, default=12.5, help="per --mix block")
+    parser.add_argument(
+        "--large-per-second", type=float, default=1.0, help="maximal queries/s in --mix"
     )
     parser.add_argument("--max-seconds", type=float, default=60, help="time bound per phase")
     parser.add_argument("--warmup", type=int, default=200)
@@ -374,18 +498,23 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the keys file and server log")
     args = parser.parse_args()
+    if args.rate is None:
+        args.rate = 1000.0 if args.mix else 500.0
     warehouse = args.warehouse.resolve()
 
-    reqs = http_requests(warehouse, args.ids, args.seed, max(args.requests, args.warmup))
+    n_small = int(args.rate * args.mix_seconds) if args.mix else args.requests
+    reqs = http_requests(warehouse, args.ids, args.seed, max(n_small, args.warmup))
+    large = large_requests(warehouse, args.ids, args.seed) if args.mix else []
     orgs = sorted({org for _, _, org in reqs})
     tmp = Path(tempfile.mkdtemp(prefix="bench_http_"))
     keys_file = tmp / "keys.json"
     env = dict(os.environ, METRICS_WAREHOUSE_DIR=str(warehouse), METRICS_KEYS_FILE=str(keys_file))
     keys = create_keys(keys_file, orgs, env)
+    load_before = os.getloadavg()
     port = free_port()
     proc, how = start_server(warehouse, keys_file, port, args.workers, env, tmp / "server.log")
     try:
-        result = _run(drive(args, port, keys, reqs, proc.pid))
+        result = _run(drive(args, port, keys, reqs, proc.pid, large))
     finally:
         stop_server(proc)
         if not args.keep:
@@ -400,8 +529,24 @@ def main() -> None:
             "concurrency": args.concurrency,
             "connections": args.connections,
             "shapes": "project 30d/day, post 7d/hour, org 90d/week, project 30d/day LA",
+            **(
+                {
+                    "rate": args.rate,
+                    "large": "org, all metrics, 5,000 days by day, America/Los_Angeles",
+                    "large_per_second": args.large_per_second,
+                    "mix_seconds_per_block": args.mix_seconds,
+                }
+                if args.mix
+                else {}
+            ),
             **result,
-            "errors": sum(r["errors"] for r in result.values()),
+            # The machine's other load: figures taken with it above ~2 (of 2 cores) are not
+            # the server's alone.
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+            "errors": sum(r["errors"] for r in result.values() if "errors" in r)
+            if not args.mix
+            else sum(result["mix"][s]["errors"] for s in ("alone", "with_large")),
             **({"server_log": str(tmp / "server.log")} if args.keep else {}),
         },
     )

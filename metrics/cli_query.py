@@ -94,12 +94,30 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse(exc: keys.KeysFileError, outcome: str) -> int:
+    """Exit 2 without writing: a rewrite of a file we cannot read would lose every key in it."""
+    print(
+        f"metrics keys: refusing to overwrite {exc.path}, which would lose every key in it; "
+        f"{outcome}. {exc}",
+        file=sys.stderr,
+    )
+    return 2
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from metrics.http import serve
 
+    keys_file = keys.keys_file(args.keys_file)
+    try:
+        # Here, not only in each worker: with --workers the parent never reads the file, and
+        # workers that die at import leave uvicorn restarting them without saying why.
+        keys.check(keys_file)
+    except keys.KeysFileError as exc:
+        print(f"metrics serve: not starting. {exc}", file=sys.stderr)
+        return 2
     serve(
         config.warehouse_dir(),
-        keys.keys_file(args.keys_file),
+        keys_file,
         args.host,
         args.port,
         workers=args.workers,
@@ -109,12 +127,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
-    if not args.org.startswith("org_"):
-        print(f"--org must be an organization id (org_…), not {args.org}", file=sys.stderr)
+    path = keys.keys_file(args.keys_file)
+    try:
+        secret, record = keys.create(path, args.org, tuple(args.scope or [keys.READ_SCOPE]))
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
         return 2
-    secret, record = keys.create(
-        keys.keys_file(args.keys_file), args.org, tuple(args.scope or [keys.READ_SCOPE])
-    )
+    except keys.KeysFileError as exc:
+        return _refuse(exc, "no key was created")
     print(secret)
     print(
         f"key {record.id} for {record.org_id} ({', '.join(record.scopes)}); "
@@ -125,7 +145,10 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
-    record = keys.revoke(keys.keys_file(args.keys_file), args.key)
+    try:
+        record = keys.revoke(keys.keys_file(args.keys_file), args.key)
+    except keys.KeysFileError as exc:
+        return _refuse(exc, "nothing was revoked")
     if record is None:
         print("no live key matches", file=sys.stderr)
         return 1
@@ -134,7 +157,12 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
-    for k in keys.list_keys(keys.keys_file(args.keys_file)):
+    try:
+        listed = keys.list_keys(keys.keys_file(args.keys_file))
+    except keys.KeysFileError as exc:
+        print(f"metrics keys: {exc}", file=sys.stderr)
+        return 2
+    for k in listed:
         state = f"revoked {k.revoked_at}" if k.revoked_at else "live"
         print(f"{k.id}  {k.org_id}  {','.join(k.scopes)}  created {k.created_at}  {state}")
     return 0
@@ -179,7 +207,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     key_commands = key_parser.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     create = key_commands.add_parser("create", help="print a new key once; only its hash is kept")
     create.add_argument("--org", required=True, help="organization the key reads (org_…)")
-    create.add_argument("--scope", action="append", help=f"repeatable (default: {keys.READ_SCOPE})")
+    create.add_argument(
+        "--scope",
+        action="append",
+        help=f"one of {', '.join(keys.SCOPES)}; repeatable (default: {keys.READ_SCOPE})",
+    )
     _keys_file_flag(create)
     create.set_defaults(func=cmd_keys_create)
     revoke = key_commands.add_parser("revoke", help="end a key, given the key or its id")

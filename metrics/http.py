@@ -2,8 +2,11 @@
 
 The organization always comes from the API key, never from the request, so a key of one
 organization cannot name another's data; what it may name is then judged by the read
-function's own 404 rules. Every error, FastAPI's own included, has the read function's shape
-`{"error": {"code", "message"}}`.
+function's own 404 rules. Every error has the read function's shape
+`{"error": {"code", "message"}}`, so a client needs one parser for all of them: FastAPI's own
+404/405/422, an unexpected exception (500 `INTERNAL`, traceback logged), a query string that is
+not percent-encoded UTF-8 (400), and even a request uvicorn cannot parse as HTTP (400, see
+`HttpProtocol`).
 
 The endpoint is a plain `def`: FastAPI runs it on its threadpool, so the event loop stays free,
 and the body is serialized with orjson straight from the dict (no response-model validation
@@ -12,10 +15,13 @@ on the hot path; the models below only document the schema in /openapi.json).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import unquote_to_bytes
 
 import orjson
 import uvicorn
@@ -25,6 +31,8 @@ from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from metrics import config, keys
 from metrics.errors import QueryError
@@ -32,13 +40,20 @@ from metrics.query import METRICS, Store, connect
 from metrics.schema import SCOPES
 from metrics.window import GRANULARITIES
 
+log = logging.getLogger(__name__)
+
 _HTTP_CODES = {
+    400: "BAD_REQUEST",
     401: "UNAUTHORIZED",
     403: "FORBIDDEN",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     422: "VALIDATION",
+    500: "INTERNAL",
 }
+ROUTE = "GET /v1/projects/{projectId}/metrics"
+# A `%` not followed by two hex digits: RFC 3986 has no meaning for it.
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 # A `+` in a query string decodes to a space: "…T10:00:00 02:00" was meant as "+02:00".
 _PLUS_AS_SPACE = re.compile(r"^(\S*T\S*) (\d{2}(:?\d{2})?)$")
 # Module level: FastAPI resolves the endpoint's (string) annotations in this module's globals.
@@ -74,9 +89,125 @@ def _json(body: object, status: int = 200, headers: dict[str, str] | None = None
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
 
+def _error_body(status: int, message: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": _HTTP_CODES.get(status, "HTTP_ERROR"), "message": message}}
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    code = _HTTP_CODES.get(status, "HTTP_ERROR")
-    return _json({"error": {"code": code, "message": message}}, status, headers)
+    return _json(_error_body(status, message), status, headers)
+
+
+def _encoding_problem(scope: Scope) -> str | None:
+    """Why the path or query string is not percent-encoded UTF-8, or None when it is.
+
+    Starlette would decode a bad one with replacement characters, so `id=%ff` would be
+    answered as if the client had sent an id of "\ufffd" (a misleading 422 or 404).
+    """
+    for part, raw in (
+        ("path", scope.get("raw_path") or b""),
+        ("query string", scope["query_string"]),
+    ):
+        if b"%" not in raw:  # the common case costs one scan
+            continue
+        if bad := _BAD_ESCAPE.search(raw):
+            text = raw[bad.start() : bad.start() + 3].decode("latin-1")
+            return (
+                f"The {part} has an invalid percent-escape {text!r}: '%' must be followed by "
+                "two hex digits. Encode a literal '%' as %25."
+            )
+        try:
+            unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return (
+                f"The {part} is not UTF-8 once percent-decoded ({exc.reason} at byte "
+                f"{exc.start}). Percent-encode the UTF-8 bytes of each character."
+            )
+    return None
+
+
+class _JsonErrors:
+    """ASGI middleware: bad encodings get a 400 and unexpected exceptions a 500, both as JSON.
+
+    It sits inside Starlette's ServerErrorMiddleware, whose own 500 is plain text, and catches
+    what FastAPI's handlers let through. The traceback is logged here, once, with the request
+    line; the client gets no detail of it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if problem := _encoding_problem(scope):
+            await _error(400, problem)(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            if started:  # too late for a body: let the server drop the connection
+                raise
+            log.exception("%s %s failed", scope["method"], scope["path"])
+            message = "An unexpected error occurred on the server; it has been logged. Retry later."
+            await _error(500, message)(scope, receive, send)
+
+
+class _JsonBadRequest:
+    """A JSON body for the 400 uvicorn itself sends when a request is not HTTP it can parse.
+
+    uvicorn answers a malformed request line, header or framing before any ASGI app runs, with
+    a plain-text "Invalid HTTP request received.", from `send_400_response` of its protocol
+    class; both of its HTTP/1.1 protocols (httptools, h11) have that one method, so it is the
+    single, narrow hook. It is called inside the parser's `except` block, so the parser's
+    own reason is still `sys.exc_info()`, and it goes into the message.
+    """
+
+    transport: Any
+    server_state: Any
+
+    def send_400_response(self, msg: str) -> None:
+        exc = sys.exc_info()[1]
+        reason = str(exc)[:200] if exc is not None and str(exc) else msg
+        message = (
+            f"The request is not valid HTTP/1.1 ({reason}). Send a request line "
+            "'GET /path?query HTTP/1.1', headers as 'Name: value', and a percent-encoded "
+            "ASCII URL."
+        )
+        body = orjson.dumps(_error_body(400, message))
+        head = [b"HTTP/1.1 400 Bad Request\r\n"]
+        head += [b"%s: %s\r\n" % pair for pair in self.server_state.default_headers]
+        head += [
+            b"content-type: application/json\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"connection: close\r\n\r\n",
+        ]
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
+
+
+class H11JsonProtocol(_JsonBadRequest, H11Protocol):
+    """uvicorn's h11 protocol, with a JSON 400."""
+
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # as uvicorn's "auto": httptools when installed, else h11
+    HttpProtocol: type = H11JsonProtocol
+else:
+
+    class HttpToolsJsonProtocol(_JsonBadRequest, HttpToolsProtocol):
+        """uvicorn's httptools protocol, with a JSON 400."""
+
+    HttpProtocol = HttpToolsJsonProtocol
+HTTP_PROTOCOL = "metrics.http:HttpProtocol"  # for uvicorn.Config(http=…), workers included
 
 
 def _instant(value: str | None) -> str | None:
@@ -89,18 +220,28 @@ def create_app(
     *,
     store: Store | None = None,
 ) -> FastAPI:
-    """The API app over one warehouse (opened read-only) and one keys file."""
+    """The API app over one warehouse (opened read-only) and one keys file.
+
+    KeysFileError when the keys file is corrupt: a server must not start without its keys.
+    """
+    ring = keys.KeyRing(keys.keys_file(keys_file))  # first: a corrupt file fails in ms, not s
     store = store or connect(warehouse)
-    ring = keys.KeyRing(keys.keys_file(keys_file))
     app = FastAPI(
         title="Social metrics API",
         version="1",
         description="Organic metrics for posts, accounts, project layers, projects and orgs.",
     )
 
+    app.add_middleware(_JsonErrors)
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        message = str(exc.detail)
+        if exc.status_code == 404:
+            message = f"No such path: {request.url.path}. The endpoint is {ROUTE}."
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}; use GET."
+        return _error(exc.status_code, message, getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -176,7 +317,14 @@ def serve(
     """
     if workers == 1:
         app = create_app(warehouse, keys_file)
-        uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            http=HTTP_PROTOCOL,
+            log_level="info",
+            access_log=access_log,
+        )
         return
     os.environ[config.WAREHOUSE_ENV] = str(warehouse)
     os.environ[keys.KEYS_ENV] = str(keys_file)
@@ -184,6 +332,7 @@ def serve(
         "metrics.http:create_app",
         factory=True,
         workers=workers,
+        http=HTTP_PROTOCOL,
         host=host,
         port=port,
         log_level="info",

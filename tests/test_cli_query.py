@@ -130,3 +130,34 @@ def test_keys_create_list_revoke(run, tmp_path):
     )
     assert keys.KeyRing(path).lookup(other.strip()).scopes == ("ads:read",)
     assert run("keys", "create", "--org", "prj_a1", "--keys-file", str(path))[0] == 2
+
+
+def test_keys_commands_refuse_to_overwrite_a_corrupt_file(run, tmp_path):
+    path = tmp_path / "keys.json"
+    assert run("keys", "create", "--org", "org_a", "--keys-file", str(path))[0] == 0
+    corrupt = path.read_bytes().replace(b'"sha256": "', b'"sha256": "XYZ')
+    path.write_bytes(corrupt)
+    for argv, outcome in [
+        (("keys", "create", "--org", "org_a"), "no key was created"),
+        (("keys", "revoke", "0123456789ab"), "nothing was revoked"),
+    ]:
+        code, out, err = run(*argv, "--keys-file", str(path))
+        assert (code, out) == (2, "")
+        assert err.startswith(
+            f"metrics keys: refusing to overwrite {path}, which would lose every key in it; "
+            f"{outcome}. The keys file {path} is corrupt: entry 1 (key "
+        )
+        assert "sha256 must be 64 lowercase hex digits" in err
+    code, out, err = run("keys", "list", "--keys-file", str(path))
+    assert (code, out) == (2, "") and "sha256 must be 64 lowercase hex digits" in err
+    assert path.read_bytes() == corrupt
+
+
+def test_keys_create_refuses_an_unknown_scope(run, tmp_path):
+    path = tmp_path / "keys.json"
+    code, out, err = run(
+        "keys", "create", "--org", "org_a", "--scope", "metrics:raed", "--keys-file", str(path)
+    )
+    assert (code, out) == (2, "")
+    assert err == "Unknown scope metrics:raed; a key may carry metrics:read, ads:read.\n"
+    assert not path.exists()

@@ -7,6 +7,7 @@ the key changed: the warehouse below holds the very project id they ask for.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,7 +25,7 @@ import uvicorn
 
 import metrics
 from metrics import keys
-from metrics.http import create_app
+from metrics.http import HTTP_PROTOCOL, H11JsonProtocol, HttpProtocol, create_app
 from tests.warehouse_fixtures import Warehouse, write_warehouse
 
 ORG = "org_01HX9Y6K7EJ4T2"
@@ -99,9 +101,35 @@ def _probe(n: int) -> dict[str, int]:
     return {"n": n}
 
 
+def _boom() -> None:
+    """A route that fails the way a bug would."""
+    raise RuntimeError("a bug")
+
+
+@contextmanager
+def _serving(app, http: str | type = HTTP_PROTOCOL) -> Iterator[int]:
+    """`app` under a real uvicorn on an ephemeral loopback port, as `metrics serve` runs it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", http=http))
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield port
+    finally:
+        uv.should_exit = True
+        thread.join(10)
+
+
 class Server:
-    def __init__(self, base: str, store: metrics.Store, keys_file: Path) -> None:
-        self.base, self.store, self.keys_file = base, store, keys_file
+    def __init__(self, port: int, store: metrics.Store, keys_file: Path) -> None:
+        self.port, self.store, self.keys_file = port, store, keys_file
+        self.base = f"http://127.0.0.1:{port}"
         self.client = httpx.Client()  # one client: building one costs ~30 ms
         self.read_key, _ = keys.create(keys_file, ORG)
         self.other_key, _ = keys.create(keys_file, "org_other")
@@ -119,21 +147,11 @@ def server(tmp_path_factory) -> Iterator[Server]:
     keys_file = root / "keys.json"
     app = create_app(keys_file=keys_file, store=store)
     app.add_api_route("/probe", _probe)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    served = Server(f"http://127.0.0.1:{port}", store, keys_file)
-    yield served
-    served.client.close()
-    uv.should_exit = True
-    thread.join(10)
+    app.add_api_route("/boom", _boom)
+    with _serving(app) as port:
+        served = Server(port, store, keys_file)
+        yield served
+        served.client.close()
 
 
 def _expected(server: Server, **kw) -> dict:
@@ -270,13 +288,162 @@ def test_a_plus_sign_decoded_to_a_space_still_means_an_offset(server):
     assert r.status_code == 200 and r.json()["window"]["since"] == "2026-04-01T00:00:00Z"
 
 
+def _error(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
 def test_framework_errors_have_the_same_shape(server):
     r = server.client.get(server.base + "/v1/nowhere")
-    assert (r.status_code, r.json()["error"]["code"]) == (404, "NOT_FOUND")
-    r = server.client.post(f"{server.base}/v1/projects/{PROJECT}/metrics")
-    assert (r.status_code, r.json()["error"]["code"]) == (405, "METHOD_NOT_ALLOWED")
+    assert (r.status_code, r.json()) == (
+        404,
+        _error(
+            "NOT_FOUND",
+            "No such path: /v1/nowhere. The endpoint is GET /v1/projects/{projectId}/metrics.",
+        ),
+    )
+    path = f"/v1/projects/{PROJECT}/metrics"
+    r = server.client.post(server.base + path)
+    assert (r.status_code, r.json()) == (
+        405,
+        _error("METHOD_NOT_ALLOWED", f"POST is not allowed on {path}; use GET."),
+    )
+    assert r.headers["allow"] == "GET"
     r = server.client.get(server.base + "/probe", params={"n": "x"})
-    assert r.status_code == 422 and r.json()["error"]["code"] == "VALIDATION"
+    assert (r.status_code, r.json()) == (
+        422,
+        _error(
+            "VALIDATION",
+            "query.n: Input should be a valid integer, unable to parse string as an integer",
+        ),
+    )
+
+
+def test_an_unexpected_exception_is_a_json_500_and_a_logged_traceback(server, caplog):
+    with caplog.at_level(logging.ERROR, logger="metrics.http"):
+        r = server.client.get(server.base + "/boom")
+    assert (r.status_code, r.json()) == (
+        500,
+        _error(
+            "INTERNAL",
+            "An unexpected error occurred on the server; it has been logged. Retry later.",
+        ),
+    )
+    assert r.headers["content-type"] == "application/json"
+    (logged,) = [rec for rec in caplog.records if rec.name == "metrics.http"]
+    assert logged.getMessage() == "GET /boom failed"
+    assert logged.exc_info is not None and str(logged.exc_info[1]) == "a bug"
+
+
+def _raw(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are (no client would send these) and read the answer to the close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+MALFORMED = {
+    "request line": b"GARBAGE\r\n\r\n",
+    "header line": b"GET /v1/nowhere HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
+    "raw byte in the query": b"GET /v1/projects/p/metrics?scope=\xff HTTP/1.1\r\nHost: x\r\n\r\n",
+    "Content-Length": b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("protocol", [HttpProtocol, H11JsonProtocol], ids=["auto", "h11"])
+@pytest.mark.parametrize("request_bytes", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_http_gets_a_json_400(server, protocol, request_bytes):
+    if protocol is HttpProtocol:
+        status, headers, body = _raw(server.port, request_bytes)
+    else:
+        app = create_app(keys_file=server.keys_file, store=server.store)
+        with _serving(app, protocol) as port:
+            status, headers, body = _raw(port, request_bytes)
+    assert status == 400
+    assert headers["content-type"] == "application/json"
+    assert int(headers["content-length"]) == len(body)
+    error = json.loads(body)["error"]
+    assert error["code"] == "BAD_REQUEST"
+    assert error["message"].startswith("The request is not valid HTTP/1.1 (")
+    assert "Send a request line 'GET /path?query HTTP/1.1'" in error["message"]
+
+
+def test_the_server_runs_the_json_400_protocol_uvicorn_would_pick():
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    assert issubclass(HttpProtocol, AutoHTTPProtocol)
+    assert HTTP_PROTOCOL == "metrics.http:HttpProtocol"
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "scope=%zz",
+            "The query string has an invalid percent-escape '%zz': '%' must be followed by "
+            "two hex digits. Encode a literal '%' as %25.",
+        ),
+        (
+            "scope=project&id=%ff",
+            "The query string is not UTF-8 once percent-decoded (invalid start byte at byte "
+            "17). Percent-encode the UTF-8 bytes of each character.",
+        ),
+    ],
+)
+def test_a_query_string_that_is_not_percent_encoded_utf8_is_a_json_400(server, query, message):
+    status, headers, body = _raw(
+        server.port,
+        f"GET /v1/projects/{PROJECT}/metrics?{query} HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {server.read_key}\r\nConnection: close\r\n\r\n".encode(),
+    )
+    assert (status, headers["content-type"]) == (400, "application/json")
+    assert json.loads(body) == _error("BAD_REQUEST", message)
+    # Escapes that do decode to UTF-8 are fine: "é" is %C3%A9.
+    r = server.get(f"/v1/projects/{PROJECT}/metrics", server.read_key, scope="project", id="é")
+    assert (
+        r.status_code == 422 and "id é does not fit scope project" in r.json()["error"]["message"]
+    )
+
+
+def test_a_series_over_5000_buckets_is_a_json_422(server):
+    path = f"/v1/projects/{PROJECT}/metrics"
+    window = {"since": "1970-01-01", "until": "2099-12-31"}
+    r = server.get(path, server.read_key, scope="project", id=PROJECT, **window)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/json"
+    assert r.json() == _error(
+        "VALIDATION",
+        "The window holds 47,481 day buckets; the limit is 5,000. Narrow since/until to at "
+        "most 5,000 days (about 13 years), or use granularity=week (not for platform_post).",
+    )
+    r = server.get(
+        path, server.read_key, scope="project", id=PROJECT, since="2000-01-01", until="2013-09-09"
+    )
+    assert r.status_code == 200 and len(r.json()["series"]) == 5_000
+
+
+def test_a_corrupted_keys_file_keeps_the_running_servers_keys(server, tmp_path, caplog):
+    keys_file = tmp_path / "keys.json"
+    secret, _ = keys.create(keys_file, ORG)
+    app = create_app(keys_file=keys_file, store=server.store)
+    path = f"/v1/projects/{PROJECT}/metrics"
+    ask = {"scope": "project", "id": PROJECT, "since": "2026-04-01", "until": "2026-04-03"}
+    with _serving(app) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        auth = {"Authorization": f"Bearer {secret}"}
+        assert client.get(path, params=ask, headers=auth).status_code == 200
+        keys_file.write_text(keys_file.read_text()[:50])  # a hand edit gone wrong
+        with caplog.at_level(logging.ERROR, logger="metrics.keys"):
+            answers = [client.get(path, params=ask, headers=auth) for _ in range(3)]
+        assert [r.status_code for r in answers] == [200, 200, 200]
+        assert answers[0].json() == _expected(server, **ask)
+        (logged,) = [rec for rec in caplog.records if rec.name == "metrics.keys"]
+        assert f"The keys file {keys_file} is corrupt: not JSON" in logged.getMessage()
+        r = client.get(path, params=ask, headers={"Authorization": "Bearer lp_live_nope"})
+        assert r.status_code == 401
 
 
 def test_openapi_describes_the_endpoint(server):
