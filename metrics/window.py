@@ -241,7 +241,7 @@ def _local_midnights(zone: ZoneInfo, walls: np.ndarray, start: int, end: int) ->
     """
     # The zone's cached (transition instant, offset) table; zones.offsets_at answers UTC
     # instants only, and a wall time needs the table itself.
-    instants, offsets = zones._table(zone, start - WEEK, end + WEEK)
+    instants, offsets = zones.offset_table(zone, start - WEEK, end + WEEK)
     before = np.concatenate([offsets[:1], offsets[:-1]])
     takes_effect = instants + np.maximum(before, offsets)
     found = np.searchsorted(takes_effect, walls, side="right") - 1

@@ -68,8 +68,10 @@ def _year_table(key: str, year: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(instants, dtype=np.int64), np.array(offsets, dtype=np.int64)
 
 
-def _table(zone: zoneinfo.ZoneInfo, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
-    """The offset table covering the instants `first` … `last` (inclusive)."""
+def offset_table(zone: zoneinfo.ZoneInfo, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+    """The offset table (transition instants, offsets) covering the instants `first` … `last`
+    (inclusive), from the zone's own transitions, so a long window costs its transitions, not
+    its days."""
     parts = [_year_table(zone.key, y) for y in range(_year(first), _year(last) + 1)]
     if len(parts) == 1:
         return parts[0]
@@ -78,12 +80,12 @@ def _table(zone: zoneinfo.ZoneInfo, first: int, last: int) -> tuple[np.ndarray, 
 
 def offsets_at(zone: zoneinfo.ZoneInfo, instants: np.ndarray) -> np.ndarray:
     """The UTC offset in seconds at each instant (epoch seconds, sorted ascending)."""
-    table_t, table_o = _table(zone, int(instants[0]), int(instants[-1]))
+    table_t, table_o = offset_table(zone, int(instants[0]), int(instants[-1]))
     return table_o[np.searchsorted(table_t, instants, side="right") - 1]
 
 
 def offsets_between(zone: zoneinfo.ZoneInfo, start: int, end: int) -> np.ndarray:
     """Every offset the zone uses at some instant of [start, end)."""
-    table_t, table_o = _table(zone, start, end - 1)
+    table_t, table_o = offset_table(zone, start, end - 1)
     i0, i1 = np.searchsorted(table_t, [start, end - 1], side="right") - 1
     return table_o[i0 : i1 + 1]
