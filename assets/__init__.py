@@ -11,7 +11,7 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 
 def column_schema(schema: dict) -> dg.TableSchema:
-    """A table's columns and types for the UI's Columns tab, from metrics/schema.py."""
+    """A table's columns and types for the UI's Columns tab, from metrics/model/tables.py."""
     return dg.TableSchema(
         columns=[dg.TableColumn(name, str(dtype)) for name, dtype in schema.items()]
     )

@@ -5,10 +5,13 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from assets import column_schema
-from metrics import faults, ingest, storage
-from metrics.catalog import load_catalog
-from metrics.normalize import NORMALIZED_TABLES, Accounting, recount_landing
-from metrics.schema import (
+from assets.partitions import landing_partitions
+from assets.resources import WarehouseResource
+from metrics import faults
+from metrics.ingest import steps as ingest
+from metrics.ingest.catalog import load_catalog
+from metrics.ingest.normalize import NORMALIZED_TABLES, Accounting, recount_landing
+from metrics.model.tables import (
     FOLLOWER_OBSERVATIONS,
     PERIOD_OBSERVATIONS,
     POST_OBSERVATIONS,
@@ -16,8 +19,7 @@ from metrics.schema import (
     POSTS,
     QUARANTINE,
 )
-from pipelines.partitions import landing_partitions
-from pipelines.resources import WarehouseResource
+from metrics.warehouse import storage
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 RECONCILE_CHECK = "lines_reconcile"

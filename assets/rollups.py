@@ -10,10 +10,11 @@ import dagster as dg
 import polars as pl
 
 from assets import column_schema
-from metrics import checks, refresh, storage
-from metrics.schema import POST_HOURLY, ROLLUP
-from pipelines.partitions import landing_partitions
-from pipelines.resources import WarehouseResource
+from assets.partitions import landing_partitions
+from assets.resources import WarehouseResource
+from metrics.model.tables import POST_HOURLY, ROLLUP
+from metrics.transform import checks, refresh
+from metrics.warehouse import storage
 
 _SPECS = {
     "post_hourly": (

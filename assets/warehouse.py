@@ -5,9 +5,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from metrics import faults, storage
-from pipelines.partitions import landing_partitions
-from pipelines.resources import WarehouseResource
+from assets.partitions import landing_partitions
+from assets.resources import WarehouseResource
+from metrics import faults
+from metrics.warehouse import storage
 
 VIEW_SOURCES = [
     "catalog",

@@ -99,7 +99,7 @@ def start_server(
             cmd += ["--workers", str(workers)]
         how = "metrics serve"
     else:
-        cmd = [sys.executable, "-m", "uvicorn", "--factory", "metrics.http:create_app"]
+        cmd = [sys.executable, "-m", "uvicorn", "--factory", "metrics.serve.http:create_app"]
         cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
         how = "uvicorn --factory metrics.http:create_app"
     with open(log, "w") as fh:
@@ -153,8 +153,8 @@ def client_cpu_seconds() -> float:
 
 def large_requests(warehouse: Path, n_ids: int, seed: int) -> list[tuple]:
     """Maximal queries: organizations, every metric, MAX_BUCKETS local days ending at as_of."""
-    from metrics.query import METRICS
-    from metrics.window import MAX_BUCKETS
+    from metrics.serve.query import METRICS
+    from metrics.serve.window import MAX_BUCKETS
 
     shapes = request_shapes(warehouse, n_ids, seed)
     org_shape = next(f for f in shapes.values() if f(random.Random(0))["scope"] == "organization")

@@ -5,11 +5,11 @@
 
 The landing zone needs at least N+1 landing dates. With `first` its earliest landing date:
 
-1. `python -m pipelines.run backfill --since first --until first+N-1` into a fresh warehouse
+1. `python -m pipelines.cli backfill --since first --until first+N-1` into a fresh warehouse
    and Dagster home (temp folders; timed for information only);
 2. a hard-linked snapshot of that warehouse is put aside (every write is an atomic rename, so
    the links are never written through);
-3. timed: `python -m pipelines.run nightly --date first+N`, the exact nightly job through
+3. timed: `python -m pipelines.cli nightly --date first+N`, the exact nightly job through
    Dagster, end to end in its own process (wall time, CPU time, peak RSS via wait4);
 4. timed: the domain part alone on the snapshot, in its own process, without Dagster's fixed
    overhead: ingest of that landing date (catalog, normalize, posts), then
@@ -87,9 +87,9 @@ def domain_pass(raw: Path, warehouse: Path, day: date) -> dict:
     """What the nightly's assets do for `day`, minus Dagster, timed step by step."""
     import resource
 
-    from metrics import ingest
-    from metrics.catalog import load_catalog
-    from metrics.refresh import refresh_post_hourly, refresh_rollups
+    from metrics.ingest import steps as ingest
+    from metrics.ingest.catalog import load_catalog
+    from metrics.transform.refresh import refresh_post_hourly, refresh_rollups
 
     t0 = time.perf_counter()
     ingest.write_catalog_tables(raw, warehouse)
@@ -153,7 +153,7 @@ def main() -> None:
         print(json.dumps(domain_pass(raw, args.warehouse, args.date)))
         return
 
-    from metrics.normalize import landing_dates
+    from metrics.ingest.normalize import landing_dates
 
     dates = landing_dates(raw)
     n = args.history_days
@@ -179,7 +179,7 @@ def main() -> None:
             [
                 py,
                 "-m",
-                "pipelines.run",
+                "pipelines.cli",
                 "backfill",
                 "--since",
                 str(first),
@@ -193,7 +193,7 @@ def main() -> None:
         link_copy(warehouse, snapshot)
         print(f"nightly {night}", flush=True)
         nightly = run_measured(
-            [py, "-m", "pipelines.run", "nightly", "--date", str(night)], env, work / "nightly.log"
+            [py, "-m", "pipelines.cli", "nightly", "--date", str(night)], env, work / "nightly.log"
         )
         print("domain part alone", flush=True)
         done = subprocess.run(

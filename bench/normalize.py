@@ -23,7 +23,7 @@ from bench.common import peak_rss_mb, record, run_child, worker_peak_rss_mb
 
 
 def _files(raw: Path) -> list[Path]:
-    from metrics.normalize import landing_dates, landing_files
+    from metrics.ingest.normalize import landing_dates, landing_files
 
     return [f for d in landing_dates(raw) for f in landing_files(raw, d)]
 
@@ -47,9 +47,9 @@ def json_loads_pass(raw: Path) -> dict:
 
 
 def normalize_pass(raw: Path, warehouse: Path) -> dict:
-    from metrics.catalog import load_catalog
-    from metrics.ingest import ingest_landing_dates, worker_pool
-    from metrics.normalize import landing_dates
+    from metrics.ingest.catalog import load_catalog
+    from metrics.ingest.normalize import landing_dates
+    from metrics.ingest.steps import ingest_landing_dates, worker_pool
 
     landing_dates(raw)
     start = time.perf_counter()

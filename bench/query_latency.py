@@ -15,8 +15,8 @@ is `metrics.connect(warehouse).query(...)`. The peer holds `post_hourly` (joined
 newest catalog) and the published posts in DuckDB tables and answers each request with one
 bound-parameter SQL aggregate (`GROUP BY GROUPING SETS ((bucket), ())` for series and totals,
 `count(DISTINCT …)` for `post_count`); the window and its bucket list come from
-`metrics.window`, the values from SQL only. Every peer answer is compared with ours (series and
-totals, exactly); the mismatch count must be 0.
+`metrics.serve.window`, the values from SQL only. Every peer answer is compared with ours
+(series and totals, exactly); the mismatch count must be 0.
 
 `--synthetic-posts N` first writes a synthetic warehouse (N TikTok posts over 7 days, no
 landing zone, rollups by the pipeline's own `build_rollups`) at `--warehouse` if none is there.
@@ -40,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import metrics
 from bench.common import peak_rss_mb, record
-from metrics import window as windows
-from metrics.index import read_manifest
+from metrics.serve import window as windows
+from metrics.serve.index import read_manifest
 
 PEER_METRICS = ("views", "likes", "engagement_rate", "posts_published")
 SCOPE_COLUMN = {
@@ -93,7 +93,8 @@ def _synthetic_catalog() -> dict:
 
 
 def build_synthetic(out: Path, n_posts: int, seed: int = 7) -> Path:
-    from metrics.schema import FOLLOWER_OBSERVATIONS, POST_HOURLY, POST_METRICS, POSTS
+    from metrics.model.measures import POST_METRICS
+    from metrics.model.tables import FOLLOWER_OBSERVATIONS, POST_HOURLY, POSTS
     from tests.warehouse_fixtures import write_frames
 
     rng = np.random.default_rng(seed)

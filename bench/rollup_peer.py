@@ -349,8 +349,8 @@ def prepare_copy(warehouse: Path, target: Path) -> None:
 def ours_pass(warehouse: Path) -> dict:
     from datetime import date
 
-    from metrics import storage
-    from metrics.refresh import refresh_post_hourly, refresh_rollups
+    from metrics.transform.refresh import refresh_post_hourly, refresh_rollups
+    from metrics.warehouse import storage
 
     landing = sorted(
         {

@@ -8,7 +8,7 @@
 Steps (each a separate script, each appending to bench/out/<name>.jsonl):
 
 - normalize   bench/normalize.py on the ¼ and the full landing zone (growth from ¼ to full)
-- backfill    `python -m pipelines.run backfill` of the full landing zone into --warehouse, timed
+- backfill    `python -m pipelines.cli backfill` of the full landing zone into --warehouse, timed
               (skipped when --warehouse already holds a warehouse, unless --rebuild-warehouse)
 - rollups     bench/rollup_peer.py: our full rebuild vs the DuckDB-SQL peer, outputs compared
 - nightly     bench/nightly.py: one nightly after 7 days (--raw-8d) and after 28 (--raw-29d)
@@ -71,7 +71,7 @@ def generate(raw: Path, accounts: int, days: int, posts: int, seed: int) -> None
     _run(
         sys.executable,
         "-m",
-        "metrics.generate",
+        "metrics.sample.generate",
         "--out",
         str(raw),
         "--seed",
@@ -93,7 +93,7 @@ def backfill(raw: Path, warehouse: Path, rebuild: bool) -> None:
         if not (warehouse / "manifest.json").exists() and any(warehouse.iterdir()):
             raise SystemExit(f"{warehouse} exists and is not a warehouse; not touching it")
         shutil.rmtree(warehouse)
-    from metrics.normalize import landing_dates
+    from metrics.ingest.normalize import landing_dates
 
     dates = landing_dates(raw)
     with tempfile.TemporaryDirectory(prefix="bench_dagster_") as home:
@@ -105,7 +105,7 @@ def backfill(raw: Path, warehouse: Path, rebuild: bool) -> None:
         )
         print(f"\nbackfill {raw} -> {warehouse}", flush=True)
         log = Path(home) / "backfill.log"
-        measured = run_measured([sys.executable, "-m", "pipelines.run", "backfill"], env, log)
+        measured = run_measured([sys.executable, "-m", "pipelines.cli", "backfill"], env, log)
     record(
         "backfill",
         {

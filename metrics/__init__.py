@@ -3,7 +3,7 @@
 The public read API is `metrics.connect(warehouse).query(...)` (CONTRACT §5).
 """
 
-from metrics.errors import NotFoundError, ValidationError
-from metrics.query import Store, connect
+from metrics.serve.errors import NotFoundError, ValidationError
+from metrics.serve.query import Store, connect
 
 __all__ = ["NotFoundError", "Store", "ValidationError", "connect"]

@@ -9,7 +9,7 @@ from datetime import timedelta
 import dagster as dg
 
 from metrics import config
-from metrics.watch import Cursor, new_landing_files
+from metrics.ingest.watch import Cursor, new_landing_files
 
 NIGHTLY_CRON = "0 2 * * *"
 NIGHTLY_TIMEZONE = "UTC"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 from assets import ingest, rollups, warehouse
+from assets.resources import default_resources
 from pipelines.automation import build_landing_sensor, build_nightly_schedule
-from pipelines.resources import default_resources
 
 all_assets = dg.load_assets_from_modules([ingest, rollups, warehouse])
 all_checks = dg.load_asset_checks_from_modules([ingest, rollups, warehouse])

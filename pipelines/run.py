@@ -1,4 +1,6 @@
-"""`metrics backfill` and `metrics nightly`: the same job the UI and the schedule launch.
+"""The run entry point: `backfill`, `nightly` and `clear_run`, the same job the UI and the
+schedule launch. `pipelines/cli.py` calls these functions and turns their exceptions into exit
+codes; nothing here exits the process.
 
 Runs execute in this process against the Dagster instance in $DAGSTER_HOME, so they appear in
 the UI's run history next to scheduled and UI-launched runs.
@@ -16,7 +18,6 @@ A run started here never outlives its process in the instance and never waits fo
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import os
 import select
@@ -38,9 +39,10 @@ from types import FrameType
 import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
-from metrics import config, faults, layout
-from metrics.normalize import landing_dates
-from pipelines.partitions import FIRST_LANDING_DATE
+from assets.partitions import FIRST_LANDING_DATE
+from metrics import config, faults
+from metrics.ingest import layout
+from metrics.ingest.normalize import landing_dates
 
 # Dagster's console logger at INFO shows the per-date lines the assets log, not every event.
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -76,6 +78,10 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
+class RunRefused(Exception):
+    """A run that must not start, with what was wrong and how to fix it."""
+
+
 def slot_wait_seconds() -> float:
     """The longest a run waits for a pool slot held by another run (METRICS_SLOT_WAIT_SECONDS)."""
     raw = os.environ.get(SLOT_WAIT_ENV, "").strip()
@@ -86,8 +92,8 @@ def slot_wait_seconds() -> float:
     except ValueError:
         value = -1.0
     if value < 0:
-        raise SystemExit(
-            f"error: {SLOT_WAIT_ENV}={raw!r} is not a number of seconds; "
+        raise RunRefused(
+            f"{SLOT_WAIT_ENV}={raw!r} is not a number of seconds; "
             f"set it to e.g. {DEFAULT_SLOT_WAIT_SECONDS:.0f}, or unset it for the default."
         )
     return value
@@ -522,23 +528,21 @@ def run_range(first: date, last: date, signals: _Signals | None = None) -> bool:
     return run.status == dg.DagsterRunStatus.SUCCESS
 
 
-def clear_run(run_id: str, force: bool = False) -> int:
+def clear_run(run_id: str, force: bool = False) -> None:
     """Mark a run failed and free its pool slots: the way out when a run is stuck."""
     with _instance() as instance:
         run = instance.get_run_by_id(run_id)
         if run is None:
             instance.event_log_storage.free_concurrency_slots_for_run(run_id)
             print(f"no run {run_id} in {os.environ['DAGSTER_HOME']}; freed any slots it held")
-            return 0
+            return
         proc = run_process(run)
         if not run.is_finished and proc and process_alive(*proc) and not force:
-            print(
-                f"error: run {run_id} is still running as pid {proc[0]} on this host. Stop it "
+            raise RunRefused(
+                f"run {run_id} is still running as pid {proc[0]} on this host. Stop it "
                 f"with `kill {proc[0]}` (it then fails and frees its slots), or pass --force to "
-                "mark it failed anyway.",
-                file=sys.stderr,
+                "mark it failed anyway."
             )
-            return 1
         if not run.is_finished:
             instance.report_run_failed(run, message="Marked failed by `metrics clear-run`.")
         instance.event_log_storage.free_concurrency_slots_for_run(run_id)
@@ -546,85 +550,62 @@ def clear_run(run_id: str, force: bool = False) -> int:
             "already " + run.status.value if run.is_finished else f"{run.status.value} -> FAILURE"
         )
         print(f"run {run_id}: {change}; its pool slots are free")
-    return 0
 
 
-def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.run")
-    sub = parser.add_subparsers(dest="command", required=True)
-    back = sub.add_parser("backfill")
-    back.add_argument("--since", type=date.fromisoformat)
-    back.add_argument("--until", type=date.fromisoformat)
-    night = sub.add_parser("nightly")
-    night.add_argument("--date", type=date.fromisoformat)
-    clear = sub.add_parser("clear-run")
-    clear.add_argument("run_id")
-    clear.add_argument("--force", action="store_true")
-    return parser.parse_args(argv)
+def nightly_dates(day: date | None) -> tuple[date, date]:
+    """The nightly's landing date: `day`, default yesterday (UTC)."""
+    day = day or (datetime.now(UTC).date() - timedelta(days=1))
+    return _in_partitions(day, day)
 
 
-def _dates(args: argparse.Namespace) -> tuple[date, date] | int:
-    if args.command == "nightly":
-        day = args.date or (datetime.now(UTC).date() - timedelta(days=1))
-        return day, day
+def backfill_dates(since: date | None, until: date | None) -> tuple[date, date]:
+    """The backfill's range: `since`..`until`, each defaulting to the landing zone's first or
+    last landing date (only ever partitions; folders dated outside them are quarantined)."""
     found = landing_dates(config.raw_dir())
-    if not found and not (args.since and args.until):
-        print(
-            f"error: no landing dates under {config.raw_dir()}; run `metrics generate` "
-            "or point METRICS_RAW_DIR at a landing zone.",
-            file=sys.stderr,
+    if not found and not (since and until):
+        raise RunRefused(
+            f"no landing dates under {config.raw_dir()}; run `metrics generate` "
+            f"or point {config.RAW_ENV} at a landing zone."
         )
-        return 2
-    first = args.since or found[0]
-    last = args.until or found[-1]
+    first = since or found[0]
+    last = until or found[-1]
     if first > last:
-        print(f"error: --since {first} is after --until {last}", file=sys.stderr)
-        return 2
-    return first, last
+        raise RunRefused(f"--since {first} is after --until {last}")
+    return _in_partitions(first, last)
 
 
-def _in_partitions(first: date, last: date) -> str | None:
-    """Why first..last cannot run, or None: a landing date must be a partition (the default
-    backfill only ever picks those; folders dated outside them are quarantined instead)."""
+def _in_partitions(first: date, last: date) -> tuple[date, date]:
+    """first..last, or RunRefused: a landing date must be a partition."""
     start = date.fromisoformat(FIRST_LANDING_DATE)
     end = layout.latest_landing_date()
     if first < start:
-        return (
-            f"error: landing date {first} is before the first partition {start}; set "
+        raise RunRefused(
+            f"landing date {first} is before the first partition {start}; set "
             f"{config.FIRST_LANDING_ENV}={first} (or earlier) and run again."
         )
     if last > end:
-        return (
-            f"error: landing date {last} is after tomorrow ({end}); no file can have landed then."
-        )
-    return None
+        raise RunRefused(f"landing date {last} is after tomorrow ({end}); no file has landed then.")
+    return first, last
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parse(argv)
-    if args.command == "clear-run":
-        return clear_run(args.run_id, args.force)
-    dates = _dates(args)
-    if isinstance(dates, int):
-        return dates
-    if problem := _in_partitions(*dates):
-        print(problem, file=sys.stderr)
-        return 2
+class RunSignalled(Exception):
+    """A run stopped by SIGTERM or SIGINT; it is marked failed and its slots are free."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        name = signal.Signals(signum).name
+        super().__init__(f"stopped by {name}; the run is marked failed and its slots are free")
+
+
+def run_stoppable(first: date, last: date) -> bool:
+    """`run_range` with SIGTERM/SIGINT handled: the run ends failed with its slots freed, then
+    RunSignalled says which signal. SlotWaitTimeout when a slot never came free."""
     signals = _Signals()
     with signals.installed():
         try:
-            ok = run_range(*dates, signals=signals)
-        except SlotWaitTimeout as timeout:
-            print(timeout, file=sys.stderr)
-            return EXIT_SLOT_TIMEOUT
+            ok = run_range(first, last, signals=signals)
         except RunStopped:
             ok = False
     if signals.received and not ok:
-        name = signal.Signals(signals.received[0]).name
-        print(f"stopped by {name}; the run is marked failed and its slots are free", flush=True)
-        return 128 + signals.received[0]
-    return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        raise RunSignalled(signals.received[0])
+    return ok

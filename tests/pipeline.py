@@ -10,9 +10,10 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from metrics import generate, storage
+from assets.resources import WarehouseResource
+from metrics.sample import generate
+from metrics.warehouse import storage
 from pipelines.definitions import all_assets
-from pipelines.resources import WarehouseResource
 
 SMALL = dict(seed=11, accounts=12, posts_per_account=4, days=4, start=date(2026, 3, 6))
 

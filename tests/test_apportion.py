@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 
-from metrics.apportion import MAX_ABS_VALUE, apportion, apportion_frame
-from metrics.schema import UTC_TS
+from metrics.model.tables import UTC_TS
+from metrics.transform.apportion import MAX_ABS_VALUE, apportion, apportion_frame
 
 LA = ZoneInfo("America/Los_Angeles")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from metrics import storage
-from metrics.normalize import landing_dates
+from metrics.ingest.normalize import landing_dates
+from metrics.warehouse import storage
 from tests.pipeline import make_landing, parquet_digests, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WRITER = """
 import sys, polars as pl
 from pathlib import Path
-from metrics import storage
+from metrics.warehouse import storage
 n = 3_000_000
 df = pl.DataFrame({"k": pl.arange(0, n, eager=True), "v": pl.arange(0, n, eager=True) * 7})
 print("writing", flush=True)
@@ -66,7 +66,7 @@ def test_killed_run_leaves_the_previous_warehouse(tmp_path: Path) -> None:
         "METRICS_WAREHOUSE_DIR": str(warehouse),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.run", "backfill"],
+        [sys.executable, "-m", "pipelines.cli", "backfill"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -89,7 +89,7 @@ def test_killed_run_leaves_the_previous_warehouse(tmp_path: Path) -> None:
 
 def test_parsing_workers_exit_when_their_run_is_killed() -> None:
     code = (
-        "from metrics.ingest import worker_pool\nimport time\npool = worker_pool()\n"
+        "from metrics.ingest.steps import worker_pool\nimport time\npool = worker_pool()\n"
         "list(pool.map(abs, [1, 2, 3]))\nprint('up', flush=True)\ntime.sleep(120)"
     )
     proc = subprocess.Popen(

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 import metrics
-from metrics import window as windows
-from metrics import zones
-from metrics.errors import QueryError
-from metrics.index import Index
+from metrics.serve import window as windows
+from metrics.serve import zones
+from metrics.serve.errors import QueryError
+from metrics.serve.index import Index
 from tests.test_query_rules import DATA
 from tests.warehouse_fixtures import write_warehouse
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import polars as pl
 
-from metrics import checks, storage
-from metrics.schema import CATALOG_ACCOUNTS, ROLLUP
+from metrics.model.tables import CATALOG_ACCOUNTS, ROLLUP
+from metrics.transform import checks
+from metrics.warehouse import storage
 
 T = datetime(2026, 3, 2, 5, tzinfo=UTC)  # a Monday
 

@@ -9,7 +9,8 @@ import stat
 import pytest
 
 import metrics
-from metrics import cli_query, keys
+from metrics.cli import query as cli_query
+from metrics.serve import keys
 from tests.test_query_rules import DATA, P1
 from tests.warehouse_fixtures import write_warehouse
 

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from metrics import faults, ledger
-from metrics.normalize import landing_dates
+from metrics import faults
+from metrics.ingest.normalize import landing_dates
+from metrics.warehouse import ledger
 from tests.pipeline import make_landing, parquet_digests, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,7 +127,7 @@ def _cli(zone: Zone, warehouse: Path, day: date, home: Path, fault: str | None =
         **({faults.ENV: fault} if fault else {}),
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "pipelines.run", "nightly", "--date", day.isoformat()],
+        [sys.executable, "-m", "pipelines.cli", "nightly", "--date", day.isoformat()],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

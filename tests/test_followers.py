@@ -7,8 +7,8 @@ from typing import Any
 
 import polars as pl
 
-from metrics import schema
-from metrics.followers import follower_steps, follower_values_at, scope_follower_values_at
+from metrics.model import tables as schema
+from metrics.transform.followers import follower_steps, follower_values_at, scope_follower_values_at
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from metrics.generate import ENDPOINTS, PLATFORMS, REASONS, TRUTH_METRICS, generate, main
+from metrics.sample.generate import ENDPOINTS, PLATFORMS, REASONS, TRUTH_METRICS, generate, main
 
 
 def _lines(path: Path) -> list[bytes]:

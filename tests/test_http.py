@@ -24,8 +24,8 @@ import pytest
 import uvicorn
 
 import metrics
-from metrics import keys
-from metrics.http import HTTP_PROTOCOL, H11JsonProtocol, HttpProtocol, create_app
+from metrics.serve import keys
+from metrics.serve.http import HTTP_PROTOCOL, H11JsonProtocol, HttpProtocol, create_app
 from tests.warehouse_fixtures import Warehouse, write_warehouse
 
 ORG = "org_01HX9Y6K7EJ4T2"
@@ -319,7 +319,7 @@ def test_framework_errors_have_the_same_shape(server):
 
 
 def test_an_unexpected_exception_is_a_json_500_and_a_logged_traceback(server, caplog):
-    with caplog.at_level(logging.ERROR, logger="metrics.http"):
+    with caplog.at_level(logging.ERROR, logger="metrics.serve.http"):
         r = server.client.get(server.base + "/boom")
     assert (r.status_code, r.json()) == (
         500,
@@ -329,7 +329,7 @@ def test_an_unexpected_exception_is_a_json_500_and_a_logged_traceback(server, ca
         ),
     )
     assert r.headers["content-type"] == "application/json"
-    (logged,) = [rec for rec in caplog.records if rec.name == "metrics.http"]
+    (logged,) = [rec for rec in caplog.records if rec.name == "metrics.serve.http"]
     assert logged.getMessage() == "GET /boom failed"
     assert logged.exc_info is not None and str(logged.exc_info[1]) == "a bug"
 
@@ -377,7 +377,7 @@ def test_the_server_runs_the_json_400_protocol_uvicorn_would_pick():
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
     assert issubclass(HttpProtocol, AutoHTTPProtocol)
-    assert HTTP_PROTOCOL == "metrics.http:HttpProtocol"
+    assert HTTP_PROTOCOL == "metrics.serve.http:HttpProtocol"
 
 
 @pytest.mark.parametrize(
@@ -436,11 +436,11 @@ def test_a_corrupted_keys_file_keeps_the_running_servers_keys(server, tmp_path, 
         auth = {"Authorization": f"Bearer {secret}"}
         assert client.get(path, params=ask, headers=auth).status_code == 200
         keys_file.write_text(keys_file.read_text()[:50])  # a hand edit gone wrong
-        with caplog.at_level(logging.ERROR, logger="metrics.keys"):
+        with caplog.at_level(logging.ERROR, logger="metrics.serve.keys"):
             answers = [client.get(path, params=ask, headers=auth) for _ in range(3)]
         assert [r.status_code for r in answers] == [200, 200, 200]
         assert answers[0].json() == _expected(server, **ask)
-        (logged,) = [rec for rec in caplog.records if rec.name == "metrics.keys"]
+        (logged,) = [rec for rec in caplog.records if rec.name == "metrics.serve.keys"]
         assert f"The keys file {keys_file} is corrupt: not JSON" in logged.getMessage()
         r = client.get(path, params=ask, headers={"Authorization": "Bearer lp_live_nope"})
         assert r.status_code == 401

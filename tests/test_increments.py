@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 
-from metrics import schema
-from metrics.apportion import apportion
-from metrics.increments import post_hourly
+from metrics.model import tables as schema
+from metrics.transform.apportion import apportion
+from metrics.transform.increments import post_hourly
 
 METRICS = schema.POST_METRICS
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from metrics import keys
+from metrics.serve import keys
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_HASH = "a" * 64
@@ -61,7 +61,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypat
 KILLED_WRITER = """
 import os, signal, sys
 from pathlib import Path
-from metrics import keys
+from metrics.serve import keys
 
 real_fdopen = os.fdopen
 
@@ -198,7 +198,7 @@ def test_a_running_ring_keeps_the_last_good_keys_and_logs_each_change_once(tmp_p
     ring = keys.KeyRing(path)
     good = path.read_bytes()
     path.write_bytes(good[: len(good) // 2])
-    with caplog.at_level(logging.ERROR, logger="metrics.keys"):
+    with caplog.at_level(logging.ERROR, logger="metrics.serve.keys"):
         for _ in range(5):
             assert ring.lookup(secret) == record
     (logged,) = caplog.records
@@ -206,7 +206,7 @@ def test_a_running_ring_keeps_the_last_good_keys_and_logs_each_change_once(tmp_p
     assert logged.getMessage().endswith("the server keeps the live keys it read last (1).")
     caplog.clear()
     path.write_text('{"keys": "none"}')  # another bad version: one more line
-    with caplog.at_level(logging.ERROR, logger="metrics.keys"):
+    with caplog.at_level(logging.ERROR, logger="metrics.serve.keys"):
         assert ring.lookup(secret) == record
         assert ring.lookup(secret) == record
     assert len(caplog.records) == 1
@@ -228,7 +228,7 @@ def test_a_ring_refuses_to_start_on_a_corrupt_file(tmp_path):
 def test_metrics_serve_exits_with_the_file_and_the_fix(tmp_path, workers):
     path = tmp_path / "keys.json"
     path.write_text('{"keys": [{"id": "0123456789ab"}]}')
-    command = [sys.executable, "-m", "metrics.cli", "--warehouse", str(tmp_path / "warehouse")]
+    command = [sys.executable, "-m", "pipelines.cli", "--warehouse", str(tmp_path / "warehouse")]
     command += ["serve", "--port", "0", "--workers", str(workers), "--keys-file", str(path)]
     done = subprocess.run(
         command,

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from metrics.catalog import load_catalog
-from metrics.normalize import (
+from metrics.ingest.catalog import load_catalog
+from metrics.ingest.normalize import (
     NormalizedPartition,
     landing_dates,
     normalize_partition,
@@ -353,8 +353,8 @@ _BOMB_CHILD = """
 import resource, sys
 from datetime import date
 from pathlib import Path
-from metrics.catalog import load_catalog
-from metrics.normalize import normalize_partition, recount_landing
+from metrics.ingest.catalog import load_catalog
+from metrics.ingest.normalize import normalize_partition, recount_landing
 size = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
 budget = size + (512 << 20)  # far below the bomb's 768 MiB, let alone what holding it costs
 resource.setrlimit(resource.RLIMIT_AS, (budget, budget))

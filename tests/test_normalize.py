@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from metrics.catalog import load_catalog
-from metrics.normalize import count_landing_lines, normalize_partition
+from metrics.ingest.catalog import load_catalog
+from metrics.ingest.normalize import count_landing_lines, normalize_partition
 from tests.landing import envelope, write_catalog, write_lines
 
 DAY = "2026-03-05"

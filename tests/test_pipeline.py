@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from metrics.normalize import landing_dates
-from metrics.schema import POST_METRICS
+from metrics.ingest.normalize import landing_dates
+from metrics.model.measures import POST_METRICS
 from tests.pipeline import make_landing, parquet_digests, run, table
 
 pytestmark = pytest.mark.xdist_group("pipeline")
@@ -226,9 +226,9 @@ def test_every_asset_check_ran_and_passed(built, tmp_path: Path) -> None:
 
 
 def test_parallel_parsing_gives_the_sequential_tables(built) -> None:
-    from metrics.catalog import load_catalog
-    from metrics.ingest import worker_pool
-    from metrics.normalize import normalize_partition
+    from metrics.ingest.catalog import load_catalog
+    from metrics.ingest.normalize import normalize_partition
+    from metrics.ingest.steps import worker_pool
 
     raw, _, _ = built
     catalog = load_catalog(raw)
@@ -244,7 +244,7 @@ def test_parallel_parsing_gives_the_sequential_tables(built) -> None:
 def test_slicing_posts_changes_nothing(
     built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from metrics import refresh
+    from metrics.transform import refresh
 
     raw, warehouse, _ = built
     monkeypatch.setattr(refresh, "POSTS_PER_SLICE", 7)

@@ -2,9 +2,9 @@
 
 The reference works straight from what the fixture wrote (post_hourly rows, follower
 snapshots, posts and the catalog) in plain Python, hour by hour, with `zoneinfo` for local
-time; it shares no code with `metrics.query`, `metrics.window` or the rollups. A bucket is
-the run of consecutive window hours with the same label, and it is partial when the hour just
-outside the window would carry the same label.
+time; it shares no code with `metrics.serve.query`, `metrics.serve.window` or the rollups. A
+bucket is the run of consecutive window hours with the same label, and it is partial when the
+hour just outside the window would carry the same label.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import polars as pl
 import pytest
 
 import metrics
-from metrics.errors import QueryError
-from metrics.schema import POST_METRICS
+from metrics.model.measures import POST_METRICS
+from metrics.serve.errors import QueryError
 from tests.pipeline import make_landing, table
 from tests.pipeline import run as run_pipeline
 from tests.warehouse_fixtures import Warehouse, write_warehouse

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import metrics
-from metrics.catalog import parse_snapshot
-from metrics.errors import QueryError
-from metrics.storage import write_partition
+from metrics.ingest.catalog import parse_snapshot
+from metrics.serve.errors import QueryError
+from metrics.warehouse.storage import write_partition
 from tests.landing import CATALOG
 from tests.warehouse_fixtures import Warehouse, write_warehouse
 

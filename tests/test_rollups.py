@@ -10,9 +10,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from metrics import schema
-from metrics.followers import scope_follower_values_at
-from metrics.rollups import build_rollups
+from metrics.model import tables as schema
+from metrics.transform.followers import scope_follower_values_at
+from metrics.transform.rollups import build_rollups
 
 METRICS = schema.POST_METRICS
 ADDITIVE = [*METRICS, "posts_published"]

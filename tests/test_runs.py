@@ -1,7 +1,7 @@
 """Killed runs free their pool slots, slot waits are bounded, and a signal stops the whole run.
 
 Every test has its own DAGSTER_HOME (a copy of pipelines/dagster.yaml, pools limited to one
-slot) and runs the real `python -m pipelines.run` / `metrics` processes on a tiny landing zone.
+slot) and runs the real `python -m pipelines.cli` / `metrics` processes on a tiny landing zone.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from metrics import faults, storage
-from metrics.normalize import landing_dates
+from metrics import faults
+from metrics.ingest.normalize import landing_dates
+from metrics.warehouse import storage
 from pipelines import run as runs
 from tests.pipeline import make_landing
 
@@ -102,7 +103,7 @@ def _exited_pid() -> int:
 
 def _pipeline(env: dict[str, str], *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.run", *args],
+        [sys.executable, "-m", "pipelines.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -227,7 +228,7 @@ def test_sigterm_to_backfill_stops_the_whole_run_and_frees_its_slots(
     env: dict[str, str], instance: dg.DagsterInstance, point: str
 ) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "metrics.cli", "backfill"],
+        [sys.executable, "-m", "pipelines.cli", "backfill"],
         cwd=ROOT,
         env={**env, faults.ENV: f"{point}:pause"},
         stdout=subprocess.PIPE,
@@ -272,9 +273,10 @@ def test_clear_run_refuses_a_live_run_and_clears_a_stuck_one(
     sleeper = subprocess.Popen(["sleep", "300"])
     try:
         live = _fake_run(instance, sleeper.pid, "warehouse_writer")
-        assert runs.clear_run(live) == 1
+        with pytest.raises(runs.RunRefused, match=f"still running as pid {sleeper.pid}"):
+            runs.clear_run(live)
         assert _status(instance, live) == dg.DagsterRunStatus.STARTED
-        assert runs.clear_run(live, force=True) == 0
+        runs.clear_run(live, force=True)
         assert _status(instance, live) == dg.DagsterRunStatus.FAILURE
         assert _holders(instance)["warehouse_writer"] == set()
     finally:

@@ -23,7 +23,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from metrics.normalize import landing_dates
+from metrics.ingest.normalize import landing_dates
 from tests.pipeline import make_landing, run
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,10 +16,11 @@ from typing import Any
 
 import polars as pl
 
-from metrics import storage
-from metrics.catalog import parse_snapshot
-from metrics.rollups import build_rollups
-from metrics.schema import FOLLOWER_OBSERVATIONS, POST_HOURLY, POST_METRICS, POSTS
+from metrics.ingest.catalog import parse_snapshot
+from metrics.model.measures import POST_METRICS
+from metrics.model.tables import FOLLOWER_OBSERVATIONS, POST_HOURLY, POSTS
+from metrics.transform.rollups import build_rollups
+from metrics.warehouse import storage
 
 # A post's hourly increments: (post id, UTC hour, {metric: value}).
 HourlyRow = tuple[str, datetime, dict[str, int]]

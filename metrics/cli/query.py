@@ -15,11 +15,12 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from metrics import config, keys
-from metrics.errors import QueryError
-from metrics.query import connect
-from metrics.schema import SCOPES
-from metrics.window import GRANULARITIES
+from metrics import config
+from metrics.model.scopes import SCOPES
+from metrics.serve import keys
+from metrics.serve.errors import QueryError
+from metrics.serve.query import connect
+from metrics.serve.window import GRANULARITIES
 
 _BARS = "▁▂▃▄▅▆▇█"
 _SPARK_WIDTH = 48
@@ -105,7 +106,7 @@ def _refuse(exc: keys.KeysFileError, outcome: str) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from metrics.http import serve
+    from metrics.serve.http import serve
 
     keys_file = keys.keys_file(args.keys_file)
     try:

@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from metrics import storage
-from metrics.schema import POST_METRICS
-from metrics.window import DAY, EPOCH_MONDAY, HOUR, WEEK
+from metrics.model.measures import POST_METRICS
+from metrics.serve.window import DAY, EPOCH_MONDAY, HOUR, WEEK
+from metrics.warehouse import storage
 
 ADDITIVE: tuple[str, ...] = (*POST_METRICS, "posts_published")
 

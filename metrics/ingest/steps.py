@@ -1,8 +1,8 @@
 """Ingest steps the Dagster assets call: normalize a landing date, rebuild posts and the catalog.
 
-Each step takes paths and returns plain statistics, so it runs the same from a test, the CLI or
-an asset. Partitions are rewritten whole and atomically (metrics/storage.py), which is what makes
-a re-run give identical files.
+Each step takes paths and returns plain statistics, so it runs the same from a test, the CLI or an
+asset. Partitions are rewritten whole and atomically (metrics/warehouse/storage.py), which is what
+makes a re-run give identical files.
 """
 
 from __future__ import annotations
@@ -19,16 +19,17 @@ from pathlib import Path
 
 import polars as pl
 
-from metrics import faults, ledger, storage
-from metrics.catalog import Catalog, load_catalog
-from metrics.normalize import (
+from metrics import faults
+from metrics.ingest.catalog import Catalog, load_catalog
+from metrics.ingest.normalize import (
     NORMALIZED_TABLES,
     Accounting,
     NormalizedPartition,
     landing_files,
     normalize_partition,
 )
-from metrics.schema import POST_SIGHTINGS, POSTS
+from metrics.model.tables import POST_SIGHTINGS, POSTS
+from metrics.warehouse import ledger, storage
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,8 @@ def normalize_landing_dates(
     today: date | None = None,
 ) -> Iterator[IngestStats]:
     """`ingest_landing_dates` for `dates` and for every date an earlier run left half-normalized
-    (metrics/ledger.py), so that a run of any landing date repairs what a crash tore; only once
-    all are written does the ledger hand them on to the hourly step."""
+    (metrics/warehouse/ledger.py), so that a run of any landing date repairs what a crash tore;
+    only once all are written does the ledger hand them on to the hourly step."""
     with ledger.normalizing(warehouse, dates) as todo:
         yield from ingest_landing_dates(raw, warehouse, todo, catalog, pool, today)
         ledger.normalized(warehouse, todo)

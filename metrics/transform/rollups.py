@@ -28,8 +28,9 @@ from typing import Literal
 
 import polars as pl
 
-from metrics.followers import follower_steps
-from metrics.schema import POST_METRICS, ROLLUP
+from metrics.model.measures import POST_METRICS
+from metrics.model.tables import ROLLUP
+from metrics.transform.followers import follower_steps
 
 Granularity = Literal["hour", "day", "week"]
 

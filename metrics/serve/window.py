@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from metrics import zones
-from metrics.errors import ValidationError
+from metrics.serve import zones
+from metrics.serve.errors import ValidationError
 
 HOUR = 3600
 DAY = 24 * HOUR

@@ -8,27 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-PLATFORMS: tuple[str, ...] = ("tiktok", "instagram", "youtube", "x")
-
-# Additive post metrics, in the order of CONTRACT §2's mapping table.
-POST_METRICS: tuple[str, ...] = (
-    "views",
-    "reach",
-    "impressions",
-    "likes",
-    "comments",
-    "shares",
-    "saves",
-    "watch_time_ms",
-)
-
-SCOPES: tuple[str, ...] = (
-    "platform_post",
-    "social_account",
-    "project_layer",
-    "project",
-    "organization",
-)
+from metrics.model.measures import POST_METRICS
 
 UTC_TS = pl.Datetime("us", "UTC")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from metrics import layout
-from metrics.schema import CATALOG_ACCOUNTS
+from metrics.ingest import layout
+from metrics.model.tables import CATALOG_ACCOUNTS
 
 ENTITIES: dict[str, pl.DataType] = {
     "id": pl.String(),
@@ -48,7 +48,7 @@ class Catalog:
 
 
 def catalog_files(raw: Path, today: date | None = None) -> list[tuple[date, Path]]:
-    """Every `catalog/<YYYY-MM-DD>/catalog.json`, oldest first, where metrics/layout.py puts
+    """Every `catalog/<YYYY-MM-DD>/catalog.json`, oldest first, where metrics/ingest/layout.py puts
     snapshots: a folder that is not a date or is dated after tomorrow, a symbolic link or any
     other file is stray (quarantined by its partition's run), never a snapshot that could win."""
     entries = layout.walk(raw, today, top=layout.CATALOG_DIR)

@@ -75,7 +75,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import orjson
 
-from metrics.schema import POST_METRICS
+from metrics.model.measures import POST_METRICS
 
 PLATFORMS: tuple[str, ...] = ("tiktok", "instagram", "youtube", "x")
 BATCH_SIZE = 64
@@ -1328,7 +1328,7 @@ def generate(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Shared by `python -m metrics.generate` and the `metrics generate` subcommand."""
+    """Shared by `python -m metrics.sample.generate` and the `metrics generate` subcommand."""
     parser.add_argument("--out", type=Path, required=True, help="landing-zone root to write")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--accounts", type=int, default=12)

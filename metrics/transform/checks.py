@@ -1,7 +1,7 @@
 """Data-quality checks over the partitions whose inputs changed; each returns the offending rows.
 
-They read only the buckets the run rebuilt (which include any that an earlier, dead run left
-owed: metrics/ledger.py), so a check costs what the run cost, and an empty result means the
+They read only the buckets the run rebuilt (which include any that an earlier, dead run left owed:
+metrics/warehouse/ledger.py), so a check costs what the run cost, and an empty result means the
 check passed.
 """
 
@@ -12,8 +12,9 @@ from pathlib import Path
 
 import polars as pl
 
-from metrics import storage
-from metrics.schema import POST_HOURLY, POST_METRICS, ROLLUP
+from metrics.model.measures import POST_METRICS
+from metrics.model.tables import POST_HOURLY, ROLLUP
+from metrics.warehouse import storage
 
 ADDITIVE = (*POST_METRICS, "posts_published")
 PARENTS = (

@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from metrics.config import FIRST_LANDING_ENV, first_landing_date
-from metrics.schema import PLATFORMS
+from metrics.model.platforms import PLATFORMS
 
 CATALOG_DIR = "catalog"
 CATALOG_FILE = "catalog.json"

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from metrics.schema import POST_METRICS
+from metrics.model.measures import POST_METRICS
 
 Rows = dict[str, list[Any]]
 

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from metrics.errors import ValidationError
+from metrics.serve.errors import ValidationError
 
 _STEP = 6 * 3600
 

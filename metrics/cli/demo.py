@@ -9,9 +9,12 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from metrics import storage
+from metrics.warehouse import storage
 
 DAYS_SHOWN = 10
+# The sample landing zone `metrics demo` generates when there is none.
+SAMPLE = ["--seed", "7", "--accounts", "16", "--posts-per-account", "6", "--days", "5"]
+SAMPLE += ["--start", "2026-03-02"]
 
 
 def print_summary(warehouse: Path, console: Console | None = None) -> None:
@@ -53,8 +56,8 @@ def print_summary(warehouse: Path, console: Console | None = None) -> None:
 
 def _print_query(warehouse: Path, project: str, days: pl.DataFrame, console: Console) -> None:
     """The same project through the read function, as `metrics query` would answer it."""
-    from metrics.cli_query import render_table
-    from metrics.query import connect
+    from metrics.cli.query import render_table
+    from metrics.serve.query import connect
 
     org = days["org_id"][0]
     last = days["bucket_start"].max().date()

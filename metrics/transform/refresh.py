@@ -12,8 +12,8 @@ observations, and rewrite only the bucket partitions they touch.
 * `post_hourly` day partitions are rewritten only where the rows of the recomputed hours differ.
 * Rollup buckets are rewritten where post_hourly changed, where a new follower snapshot moves F,
   and where a newly known publication time lands; a catalog change rebuilds them all.
-* What each step still owes the next is kept in the ledger (metrics/ledger.py), written before
-  the writes it describes, so a run that dies anywhere is finished by the next one.
+* What each step still owes the next is kept in the ledger (metrics/warehouse/ledger.py), written
+  before the writes it describes, so a run that dies anywhere is finished by the next one.
 
 So a nightly run reads the new landing dates plus a fixed lookback, and writes the days it
 touches: its cost follows the new data, not the length of the history.
@@ -29,19 +29,20 @@ from pathlib import Path
 
 import polars as pl
 
-from metrics import faults, ledger, storage
-from metrics.increments import post_hourly
-from metrics.rollups import build_rollups
-from metrics.schema import (
+from metrics import faults
+from metrics.model.measures import POST_METRICS
+from metrics.model.tables import (
     CATALOG_ACCOUNTS,
     FOLLOWER_OBSERVATIONS,
     PERIOD_OBSERVATIONS,
     POST_HOURLY,
-    POST_METRICS,
     POST_OBSERVATIONS,
     POSTS,
     ROLLUP,
 )
+from metrics.transform.increments import post_hourly
+from metrics.transform.rollups import build_rollups
+from metrics.warehouse import ledger, storage
 
 # How many landing dates before the earliest new snapshot the window reaches back.
 LOOKBACK_DAYS = 2

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import polars as pl
 
-from metrics.apportion import (
+from metrics.model.measures import POST_METRICS
+from metrics.model.tables import POST_HOURLY
+from metrics.transform.apportion import (
     HOUR_INDEX,
     MAX_ABS_VALUE,
     apportion_pieces,
     hour_index_to_datetime,
 )
-from metrics.schema import POST_HOURLY, POST_METRICS
 
 _POST = "platform_post_id"
 _METRICS = list(POST_METRICS)

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from metrics import layout
+from metrics.ingest import layout
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The read function (CONTRACT §5): `metrics.connect(warehouse).query(...)`.
 
-A `Store` answers from an in-memory `Index` of the warehouse (see `metrics.index`) and swaps in
-a new one when the pipeline publishes a new `manifest.json`: the stat per query costs a few
-microseconds, the reload runs on a background thread, and queries in flight keep the index
+A `Store` answers from an in-memory `Index` of the warehouse (see `metrics.serve.index`) and
+swaps in a new one when the pipeline publishes a new `manifest.json`: the stat per query costs a
+few microseconds, the reload runs on a background thread, and queries in flight keep the index
 they started with. Nothing is ever opened for writing.
 """
 
@@ -19,11 +19,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from metrics import config, storage
-from metrics import window as windows
-from metrics.errors import NotFoundError, ValidationError
-from metrics.index import ADDITIVE, Index, load, read_manifest
-from metrics.schema import POST_METRICS, SCOPES
+from metrics import config
+from metrics.model.measures import POST_METRICS
+from metrics.model.scopes import SCOPES
+from metrics.serve import window as windows
+from metrics.serve.errors import NotFoundError, ValidationError
+from metrics.serve.index import ADDITIVE, Index, load, read_manifest
+from metrics.warehouse import storage
 
 log = logging.getLogger(__name__)
 

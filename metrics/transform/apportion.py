@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from metrics.schema import UTC_TS
+from metrics.model.tables import UTC_TS
 
 HOUR_SECONDS = 3600
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -1,8 +1,8 @@
 """Landing files -> normalized observation tables, with every line accounted for.
 
-Parsing is one orjson pass per line; platform adapters (metrics/adapters.py) pull the used fields
-into plain column lists, and polars does the typed, columnar rest. Anything that cannot be used
-becomes a quarantine row carrying its file, line, record index, reason and raw text, so a bad
+Parsing is one orjson pass per line; platform adapters (metrics/ingest/adapters.py) pull the used
+fields into plain column lists, and polars does the typed, columnar rest. Anything that cannot be
+used becomes a quarantine row carrying its file, line, record index, reason and raw text, so a bad
 record never takes its siblings down and nothing disappears.
 """
 
@@ -21,14 +21,14 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from metrics import adapters, layout
-from metrics.adapters import Reject, Rows
-from metrics.catalog import Catalog
-from metrics.layout import LANDING_SUFFIXES, Entry, UnreadableFile, read_blocks
-from metrics.schema import (
+from metrics.ingest import adapters, layout
+from metrics.ingest.adapters import Reject, Rows
+from metrics.ingest.catalog import Catalog
+from metrics.ingest.layout import LANDING_SUFFIXES, Entry, UnreadableFile, read_blocks
+from metrics.model.platforms import PLATFORMS
+from metrics.model.tables import (
     FOLLOWER_OBSERVATIONS,
     PERIOD_OBSERVATIONS,
-    PLATFORMS,
     POST_OBSERVATIONS,
     POST_SIGHTINGS,
     QUARANTINE,
@@ -92,7 +92,7 @@ class NormalizedPartition:
 
 
 def partition_entries(raw: Path, landing_date: date, today: date | None = None) -> list[Entry]:
-    """Every file of the landing zone that belongs to `landing_date` (metrics/layout.py), in
+    """Every file of the landing zone that belongs to `landing_date` (metrics/ingest/layout.py), in
     path order: platform exports, catalog snapshots and stray files alike."""
     return [e for e in layout.walk(raw, today) if e.landing_date == landing_date]
 
@@ -490,9 +490,9 @@ def normalize_partition(
 ) -> NormalizedPartition:
     """Normalize every file of one landing partition; the result is sorted and deterministic.
 
-    With a process `pool` the files are split among the workers in groups of about equal bytes;
-    the merged result is the same as a sequential run, because every table is sorted by its key.
-    `today` (UTC, default: now) decides which date folders are in the future (metrics/layout.py).
+    With a process `pool` the files are split among the workers in groups of about equal bytes; the
+    merged result is the same as a sequential run, because every table is sorted by its key. `today`
+    (UTC, default: now) decides which date folders are in the future (metrics/ingest/layout.py).
     """
     entries = partition_entries(raw, landing_date, today)
     workers = getattr(pool, "_max_workers", 1) if pool is not None else 1

@@ -34,11 +34,12 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from metrics import config, keys
-from metrics.errors import QueryError
-from metrics.query import METRICS, Store, connect
-from metrics.schema import SCOPES
-from metrics.window import GRANULARITIES
+from metrics import config
+from metrics.model.scopes import SCOPES
+from metrics.serve import keys
+from metrics.serve.errors import QueryError
+from metrics.serve.query import METRICS, Store, connect
+from metrics.serve.window import GRANULARITIES
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ else:
         """uvicorn's httptools protocol, with a JSON 400."""
 
     HttpProtocol = HttpToolsJsonProtocol
-HTTP_PROTOCOL = "metrics.http:HttpProtocol"  # for uvicorn.Config(http=…), workers included
+HTTP_PROTOCOL = "metrics.serve.http:HttpProtocol"  # for uvicorn.Config(http=…), workers included
 
 
 def _instant(value: str | None) -> str | None:
@@ -329,7 +330,7 @@ def serve(
     os.environ[config.WAREHOUSE_ENV] = str(warehouse)
     os.environ[keys.KEYS_ENV] = str(keys_file)
     uvicorn.run(
-        "metrics.http:create_app",
+        "metrics.serve.http:create_app",
         factory=True,
         workers=workers,
         http=HTTP_PROTOCOL,

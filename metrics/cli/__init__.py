@@ -1,0 +1,2 @@
+"""The `metrics` command line: `main` (every subcommand), `query` (query, serve, keys) and
+`demo`."""

@@ -1,0 +1,5 @@
+"""The platforms the landing zone carries, in CONTRACT §2's order."""
+
+from __future__ import annotations
+
+PLATFORMS: tuple[str, ...] = ("tiktok", "instagram", "youtube", "x")

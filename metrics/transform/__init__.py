@@ -1,0 +1,6 @@
+"""Write path, stage 2: observations -> hourly increments -> rollups (CONTRACT §3).
+
+`apportion`, `increments` and `followers` are the exact arithmetic, `rollups` builds the five
+scopes' buckets, `refresh` keeps `post_hourly` and the rollups up to date incrementally, and
+`checks` are the data checks the assets run on what changed.
+"""

@@ -1,0 +1,101 @@
+"""The `metrics` console script: the domain commands of `metrics.cli.main`, plus the commands
+that run the Dagster job (backfill, nightly, clear-run, demo), calling `pipelines.run` as
+functions.
+
+This is the one place where exceptions become exit codes: 2 for a refused command (with what was
+wrong and how to fix it), 1 for a run that failed, 75 for a run that gave up waiting for a pool
+slot, and 128 + the signal for a run stopped by SIGTERM or Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+
+from metrics import config
+from metrics.cli import demo
+from metrics.cli.main import Command, Subcommands, build_parser, export_paths
+from metrics.sample import generate
+from pipelines import run
+
+EXIT_REFUSED = 2
+
+
+def _run(first: date, last: date) -> int:
+    try:
+        ok = run.run_stoppable(first, last)
+    except run.SlotWaitTimeout as timeout:
+        print(timeout, file=sys.stderr)
+        return run.EXIT_SLOT_TIMEOUT
+    except run.RunSignalled as stopped:
+        print(stopped, flush=True)
+        return 128 + stopped.signum
+    return 0 if ok else 1
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    return _run(*run.backfill_dates(args.since, args.until))
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    return _run(*run.nightly_dates(args.date))
+
+
+def cmd_clear_run(args: argparse.Namespace) -> int:
+    run.clear_run(args.run_id, args.force)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Sample data (unless a landing zone is already there), the whole pipeline, an answer."""
+    raw = config.raw_dir(args.raw)
+    if not (raw / "catalog").is_dir():
+        print(f"generating sample exports into {raw}", flush=True)
+        if code := generate.main(["--out", str(raw), *demo.SAMPLE]):
+            return code
+    if code := _run(*run.backfill_dates(None, None)):
+        return code
+    demo.print_summary(config.warehouse_dir(args.warehouse))
+    return 0
+
+
+def register(sub: Subcommands) -> None:
+    back = sub.add_parser("backfill", help="materialize every asset for a range of landing dates")
+    back.add_argument("--since", type=date.fromisoformat, help="first landing date (inclusive)")
+    back.add_argument("--until", type=date.fromisoformat, help="last landing date (inclusive)")
+    back.set_defaults(func=cmd_backfill)
+
+    night = sub.add_parser("nightly", help="what the nightly schedule runs (default: yesterday)")
+    night.add_argument("--date", type=date.fromisoformat, help="landing date (default yesterday)")
+    night.set_defaults(func=cmd_nightly)
+
+    clear = sub.add_parser(
+        "clear-run",
+        help="mark a stuck run failed and free its pool slots",
+        description="Mark a run failed and free its pool slots, so later runs stop waiting for "
+        "it. Refuses a run whose process is still alive on this host unless --force.",
+    )
+    clear.add_argument("run_id", help="the run id named by the error message or the UI")
+    clear.add_argument("--force", action="store_true", help="even if its process is alive")
+    clear.set_defaults(func=cmd_clear_run)
+
+    sample = sub.add_parser("demo", help="sample data, the whole pipeline, a sample answer")
+    sample.set_defaults(func=cmd_demo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, sub = build_parser()
+    register(sub)
+    args = parser.parse_args(argv)
+    export_paths(args)
+    func: Command = args.func
+    try:
+        return func(args)
+    except run.RunRefused as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
