@@ -28,7 +28,7 @@ landing_zone = dg.AssetSpec(
     "landing_zone",
     group_name="ingest",
     description="Raw platform exports under <raw>/<platform>/<landing date>/*.jsonl[.gz] "
-    "(CONTRACT §2). Files are never modified after landing; re-deliveries are new files.",
+    "(spec §2). Files are never modified after landing; re-deliveries are new files.",
     kinds={"json"},
     owners=["team:data-platform"],
 )

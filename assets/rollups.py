@@ -19,12 +19,12 @@ from metrics.warehouse import storage
 _SPECS = {
     "post_hourly": (
         "hourly",
-        "Hourly increments per post (CONTRACT §3.1–3.3), on disk by UTC day (`day=`).",
+        "Hourly increments per post (spec §3.1–3.3), on disk by UTC day (`day=`).",
         ["post_observations", "period_observations", "posts"],
     ),
     "rollup_hour": (
         "rollups",
-        "Hour buckets per scope and id (CONTRACT §4), on disk by UTC day (`day=`).",
+        "Hour buckets per scope and id (spec §4), on disk by UTC day (`day=`).",
         ["post_hourly", "catalog", "follower_observations"],
     ),
     "rollup_day": (

@@ -17,7 +17,7 @@ request shapes of `bench/query_latency.py` in rotation with `httpx.AsyncClient`:
 Every response must be a 200; anything else, or a transport error, counts as an error. Both
 phases are bounded by `--requests` and `--max-seconds`. The server is stopped at the end.
 
-`--mix` runs instead whether one long series can stall the others (CONTRACT §5, "one request
+`--mix` runs instead whether one long series can stall the others (spec §5, "one request
 never holds the server for long"): open loop at `--rate` (default 1,000 req/s with --mix) of
 the four small shapes, alone and with `--large-per-second` maximal queries added (an
 organization, every metric, 5,000 day buckets in America/Los_Angeles: the most buckets the

@@ -9,7 +9,7 @@ its normalized tables (`post_observations`, `period_observations`, `follower_obs
 - ours: `refresh_post_hourly` then `refresh_rollups` over every landing date, on a copy of the
   warehouse that holds only those inputs (no post_hourly, no rollups, no state/), i.e. the
   pipeline's own code in full-rebuild mode, writing its Parquet partitions;
-- peer: CONTRACT §3 written as plain SQL in one DuckDB session (dedup windows, UNPIVOT, lag(),
+- peer: spec §3 written as plain SQL in one DuckDB session (dedup windows, UNPIVOT, lag(),
   generate_series over hours, window functions for the largest-remainder ranking, ASOF joins
   for F), writing one Parquet file per table.
 
@@ -65,7 +65,7 @@ LEVELS = (
 
 
 # --------------------------------------------------------------------------------------------
-# The peer: CONTRACT §3 in DuckDB SQL
+# The peer: spec §3 in DuckDB SQL
 # --------------------------------------------------------------------------------------------
 
 INPUT_SCHEMAS = {

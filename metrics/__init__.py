@@ -1,6 +1,6 @@
 """Social content metrics: landing exports -> warehouse -> the read function.
 
-The public read API is `metrics.connect(warehouse).query(...)` (CONTRACT §5).
+The public read API is `metrics.connect(warehouse).query(...)` (spec §5).
 """
 
 from metrics.serve.errors import NotFoundError, ValidationError

@@ -1,4 +1,4 @@
-"""CONTRACT §3.3: hand-computed splits, properties, and vectorized == scalar reference."""
+"""spec §3.3: hand-computed splits, properties, and vectorized == scalar reference."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The 5,000-bucket rule of CONTRACT §5: a longer series is a 422 before any work is done.
+"""The 5,000-bucket rule of spec §5: a longer series is a 422 before any work is done.
 
 The counts below are worked out by hand from the calendar: 2000-01-01 + 5,000 days is
 2013-09-09 (13 years with 4 leap days are 4,749 days, then 251 more days of 2013), and the

@@ -1,4 +1,4 @@
-"""CONTRACT §3.4: the follower gauge F(t)."""
+"""spec §3.4: the follower gauge F(t)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The sample generator: determinism, layout, bad input, and a truth that an independent reader
-of the landing zone (written here from CONTRACT §2 alone) reproduces exactly."""
+of the landing zone (written here from spec §2 alone) reproduces exactly."""
 
 from __future__ import annotations
 
@@ -170,7 +170,7 @@ def test_cli_and_refusal_to_mix_runs(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 # ---------------------------------------------------------------------------------------------
-# An independent reader of the landing zone, straight from CONTRACT §2.
+# An independent reader of the landing zone, straight from spec §2.
 
 
 def _num(value: object) -> float:

@@ -1,4 +1,4 @@
-"""CONTRACT §3.1 and §3.2: hourly increments per post."""
+"""spec §3.1 and §3.2: hourly increments per post."""
 
 from __future__ import annotations
 

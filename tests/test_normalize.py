@@ -1,4 +1,4 @@
-"""Each platform rule of CONTRACT §2, on hand-written landing files with hand-computed answers."""
+"""Each platform rule of spec §2, on hand-written landing files with hand-computed answers."""
 
 from __future__ import annotations
 

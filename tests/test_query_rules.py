@@ -1,4 +1,4 @@
-"""Each rule of CONTRACT §5, pinned by a hand-computed answer on a tiny warehouse.
+"""Each rule of spec §5, pinned by a hand-computed answer on a tiny warehouse.
 
 The warehouse (see `DATA`): in project prj_a1 of org_a, post P1 (TikTok, account acc_tt) and
 posts P2, P4 (Instagram, acc_ig); P4 never moves. prj_a2 (org_a) holds PA2, org_b holds PB.

@@ -1,4 +1,4 @@
-"""CONTRACT §4 rollups: hand-computed rows at every scope, and invariants on random data."""
+"""spec §4 rollups: hand-computed rows at every scope, and invariants on random data."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The read side of the `metrics` command line: `query`, `serve` and `keys`.
 
-`query` prints the endpoint's JSON body by default (CONTRACT §6), so scripts can pipe it;
+`query` prints the endpoint's JSON body by default (spec §6), so scripts can pipe it;
 `--format table` is for people: the series, the totals and a sparkline per metric. On a 422 or
 404 it prints the error body and exits 2, like argparse does for a bad command line.
 """

@@ -1,4 +1,4 @@
-"""Platform adapters: each native response body -> column rows, per CONTRACT §2.
+"""Platform adapters: each native response body -> column rows, per spec §2.
 
 Each adapter reads only the fields the metric mapping names. A record that cannot be used is
 rejected alone, through `Context.reject`, so its siblings in the same response are kept; a
@@ -6,7 +6,7 @@ response that cannot be used at all returns a `Reject` and the caller quarantine
 Values are parsed exactly: integers stay Python ints (snowflake ids never meet a float), numeric
 strings are accepted, and a missing or null metric stays None, meaning "unknown", never zero.
 A value that no BIGINT column can hold is rejected as `integer_out_of_range` here, before polars
-would turn it into a null (CONTRACT §2: never a null).
+would turn it into a null (spec §2: never a null).
 """
 
 from __future__ import annotations

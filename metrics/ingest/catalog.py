@@ -1,6 +1,6 @@
 """The entity tree (organization > project > layer > account) from catalog snapshots.
 
-Attribution always uses the newest snapshot (CONTRACT §1), while ingest accepts an account
+Attribution always uses the newest snapshot (spec §1), while ingest accepts an account
 that any snapshot ever named: an export of an account that was later removed is still real
 data, and rejecting it would make old partitions change when a new catalog lands.
 """

@@ -1,4 +1,4 @@
-"""Where CONTRACT §2 puts files in the landing zone, and which landing partition owns each file.
+"""Where spec §2 puts files in the landing zone, and which landing partition owns each file.
 
 Declared once, for the normalizer, the catalog loader and the reconciliation's independent count.
 Every non-directory under `<raw>` belongs to exactly one landing partition: a file where §2 puts

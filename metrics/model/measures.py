@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# Additive post metrics, in the order of CONTRACT §2's mapping table.
+# Additive post metrics, in the order of spec §2's mapping table.
 POST_METRICS: tuple[str, ...] = (
     "views",
     "reach",

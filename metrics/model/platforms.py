@@ -1,4 +1,4 @@
-"""The platforms the landing zone carries, in CONTRACT §2's order."""
+"""The platforms the landing zone carries, in spec §2's order."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Deterministic, streaming sample landing zone (CONTRACT §2) with a machine-readable truth.
+"""Deterministic, streaming sample landing zone (spec §2) with a machine-readable truth.
 
 Why this exists: the pipeline has to be exercised on realistic, messy input at scale (late and
 re-delivered files, gzip, counters that dip, revised per-day rows, every kind of bad line), and

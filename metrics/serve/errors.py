@@ -1,4 +1,4 @@
-"""The two errors the read function raises (CONTRACT §5).
+"""The two errors the read function raises (spec §5).
 
 They carry the HTTP status and the exact response body, so the HTTP layer and the CLI print
 what the library raised instead of re-deriving a status from an exception type.

@@ -1,4 +1,4 @@
-"""`GET /v1/projects/{projectId}/metrics` over HTTP (CONTRACT §6), a thin shell over `Store.query`.
+"""`GET /v1/projects/{projectId}/metrics` over HTTP (spec §6), a thin shell over `Store.query`.
 
 The organization always comes from the API key, never from the request, so a key of one
 organization cannot name another's data; what it may name is then judged by the read

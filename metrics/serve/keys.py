@@ -1,4 +1,4 @@
-"""API keys for the HTTP endpoint (CONTRACT §6): one organization and a set of scopes each.
+"""API keys for the HTTP endpoint (spec §6): one organization and a set of scopes each.
 
 A key is shown once, at creation; the file keeps only its SHA-256. Keys carry 256 bits of
 randomness, so a plain digest is as strong as a slow password hash here and lets a request be

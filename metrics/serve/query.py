@@ -1,4 +1,4 @@
-"""The read function (CONTRACT §5): `metrics.connect(warehouse).query(...)`.
+"""The read function (spec §5): `metrics.connect(warehouse).query(...)`.
 
 A `Store` answers from an in-memory `Index` of the warehouse (see `metrics.serve.index`) and
 swaps in a new one when the pipeline publishes a new `manifest.json`: the stat per query costs a

@@ -1,4 +1,4 @@
-"""The effective window of a query and the buckets that cover it (CONTRACT §5).
+"""The effective window of a query and the buckets that cover it (spec §5).
 
 Everything here works in integer epoch seconds: bucket edges become array indices into the
 rollups, and integers cannot drift. Calendar questions (what is local midnight, what is
@@ -23,7 +23,7 @@ EPOCH_MONDAY = 4 * DAY  # 1970-01-05 00:00Z, the first Monday after the epoch
 GRANULARITIES = ("hour", "day", "week")
 DEFAULT_DAYS = 30
 HOUR_CLAMP_DAYS = 90
-# CONTRACT §5: a longer series is a 422, so that one request never holds the server for long
+# spec §5: a longer series is a 422, so that one request never holds the server for long
 # (a 1970-2099 day series was 47k buckets, 9.5 MB and over a second of one worker's time).
 MAX_BUCKETS = 5_000
 # Before social media, and far enough ahead for any dashboard; keeps calendar math in range.
@@ -111,7 +111,7 @@ def resolve(
     tz: str,
     now: Instant | None,
 ) -> Window:
-    """Apply the defaults, flooring, the hour clamp and the checks of CONTRACT §5 Window.
+    """Apply the defaults, flooring, the hour clamp and the checks of spec §5 Window.
 
     `granularity` is one of GRANULARITIES (the caller has checked it).
     """

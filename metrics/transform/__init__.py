@@ -1,4 +1,4 @@
-"""Write path, stage 2: observations -> hourly increments -> rollups (CONTRACT §3).
+"""Write path, stage 2: observations -> hourly increments -> rollups (spec §3).
 
 `apportion`, `increments` and `followers` are the exact arithmetic, `rollups` builds the five
 scopes' buckets, `refresh` keeps `post_hourly` and the rollups up to date incrementally, and

@@ -1,4 +1,4 @@
-"""Apportionment of integer increments over UTC hours (CONTRACT §3.3).
+"""Apportionment of integer increments over UTC hours (spec §3.3).
 
 Every total in the warehouse is a sum of these shares, so the split must be exact and
 reproducible: integers only, largest remainders, ties to the earlier hour. `apportion` is the
@@ -39,7 +39,7 @@ def _epoch_seconds(t: datetime) -> int:
 
 
 def apportion(n: int, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
-    """Split `n` over the UTC hours overlapping `[start, end)`, exactly as CONTRACT §3.3 says.
+    """Split `n` over the UTC hours overlapping `[start, end)`, exactly as spec §3.3 says.
 
     Returns every overlapping hour in time order, zero shares included, so a reader can check
     the split against the contract by hand. Sub-second parts of the ends are truncated first,

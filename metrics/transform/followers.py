@@ -1,4 +1,4 @@
-"""Follower gauges (CONTRACT §3.4): F(t) per account and per set of accounts.
+"""Follower gauges (spec §3.4): F(t) per account and per set of accounts.
 
 F(t) is the value of the account's last snapshot with `collected_at` strictly before `t`;
 before its first snapshot it is that first value (so a newly connected account does not show

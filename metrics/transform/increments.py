@@ -1,4 +1,4 @@
-"""Hourly increments per post from normalized observations (CONTRACT §3.1, §3.2).
+"""Hourly increments per post from normalized observations (spec §3.1, §3.2).
 
 Lifetime snapshots become differences between consecutive known values of each metric, and
 per-day rows become their own value over their Pacific day; both are apportioned over UTC hours

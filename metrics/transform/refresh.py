@@ -146,7 +146,7 @@ def _per_metric_last_before(winners: pl.DataFrame, bound: str, name: str) -> pl.
 
 
 def _winners(window: pl.DataFrame) -> pl.DataFrame:
-    """One snapshot per (post, instant): the later (file, line) wins (CONTRACT §3.1). Duplicate
+    """One snapshot per (post, instant): the later (file, line) wins (spec §3.1). Duplicate
     instants are rare (re-deliveries), so only those rows are sorted."""
     dup = pl.struct("platform_post_id", "collected_at").is_duplicated()
     resolved = (

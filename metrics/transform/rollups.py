@@ -1,4 +1,4 @@
-"""Rollup tables (CONTRACT §4): sums and follower gauges per scope and UTC time bucket.
+"""Rollup tables (spec §4): sums and follower gauges per scope and UTC time bucket.
 
 One row per (`scope`, `id`, `bucket_start`) for the five scopes. A bucket gets a row when it
 has a non-zero additive sum, a published post, or (from `social_account` up) a follower

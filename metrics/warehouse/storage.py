@@ -142,7 +142,7 @@ def rebuild_views(warehouse: Path) -> Path:
 
 
 def as_of(warehouse: Path) -> str | None:
-    """The latest `collected_at` of any observation, as CONTRACT §5's `as_of` wants it.
+    """The latest `collected_at` of any observation, as spec §5's `as_of` wants it.
 
     Read from the Parquet footers' column statistics, so it costs a few bytes per file rather
     than a scan of every observation.
