@@ -1,6 +1,6 @@
 """Landing files -> normalized observation tables, with every line accounted for.
 
-Parsing is one orjson pass per line; platform adapters (metrics/ingest/adapters.py) pull the used
+Parsing is one orjson pass per line; platform adapters (metrics/ingest/adapters/) pull the used
 fields into plain column lists, and polars does the typed, columnar rest. Anything that cannot be
 used becomes a quarantine row carrying its file, line, record index, reason and raw text, so a bad
 record never takes its siblings down and nothing disappears.

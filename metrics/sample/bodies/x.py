@@ -1,0 +1,92 @@
+"""X API v2 bodies: `tweets` (with partial errors beside `data`) and `users`."""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from metrics.sample.catalog import Account
+from metrics.sample.platforms import COMMENTS, LIKES, SAVES, SHARES, VIEWS
+from metrics.sample.truth import TRUTH_METRICS
+
+if TYPE_CHECKING:
+    from metrics.sample.timeline import AccountSim
+
+
+def follower_body(acc: Account, followers: int, rng: random.Random) -> dict:
+    """The native follower-gauge body; `rng` is unused, kept for the common signature."""
+    return {
+        "data": {
+            "id": acc.native_id,
+            "username": acc.handle,
+            "public_metrics": {"followers_count": followers},
+        }
+    }
+
+
+def poll(
+    sim: AccountSim, times: list[int], vals: np.ndarray, pubd: list[int], gauge: list[int]
+) -> None:
+    """Per poll: one tweets lookup (impressions stand for views), then the follower gauge."""
+    prng = sim.prng
+    n = len(sim.pub)
+    quotes = np.floor(vals[:, :, SHARES] * sim.quote_frac[None]).astype(np.int64)
+    truth = np.zeros((len(times), n, len(TRUTH_METRICS)), dtype=np.int64)
+    for dst, src in ((0, VIEWS), (2, VIEWS), (3, LIKES), (4, COMMENTS), (5, SHARES), (6, SAVES)):
+        truth[:, :, dst] = vals[:, :, src]
+    mask = np.ones((n, len(TRUTH_METRICS)), dtype=bool)
+    mask[:, [1, 7]] = False
+    quote_rows = quotes.tolist()
+    for j, t in enumerate(times):
+        c = pubd[j]
+        rows = vals[j].tolist()
+        q = quote_rows[j]
+        order = list(range(c - 1, -1, -1))
+        # A post that vanished for a moment comes back as a partial error beside `data`.
+        missing = order.pop(prng.randrange(len(order))) if c > 1 and prng.random() < 0.02 else None
+        recs = []
+        for i in order:
+            v = rows[i]
+            nid = sim.native[i]
+            recs.append(
+                {
+                    "id": nid,
+                    "text": sim.caption[i],
+                    "created_at": sim.x_ts[i],
+                    "edit_history_tweet_ids": [nid],
+                    "public_metrics": {
+                        "retweet_count": v[SHARES] - q[i],
+                        "reply_count": v[COMMENTS],
+                        "like_count": v[LIKES],
+                        "quote_count": q[i],
+                        "bookmark_count": v[SAVES],
+                        "impression_count": v[VIEWS],
+                    },
+                }
+            )
+        response: dict = {"data": recs, "meta": {"result_count": len(recs)}}
+        if missing is not None:
+            nid = sim.native[missing]
+            response["errors"] = [
+                {
+                    "value": nid,
+                    "detail": f"Could not find tweet with ids: [{nid}].",
+                    "title": "Not Found Error",
+                    "resource_type": "tweet",
+                    "parameter": "ids",
+                    "resource_id": nid,
+                    "type": "https://api.twitter.com/2/problems/resource-not-found",
+                }
+            ]
+        request = {"tweet.fields": "created_at,public_metrics"}
+        env = sim.envelope("tweets", t, response, request)
+        ok, bad = sim.finish("tweets", t, env, recs, list(range(len(recs))))
+        sim.writer.summary.snapshots += len(recs)
+        if ok:
+            skip = [] if bad is None else [order[bad]]
+            if missing is not None:
+                skip.append(missing)
+            sim.update(truth[j], mask, c, skip)
+        sim.poll_followers(t + prng.randint(300, 4000), gauge[j])

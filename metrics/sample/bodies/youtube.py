@@ -1,0 +1,162 @@
+"""YouTube bodies: `channels.list`, `videos.list` and `reports.query` per Pacific day.
+
+A report's recent days are still incomplete and a rare correction is a negative day value, so the
+truth for YouTube is the sum of the latest row per (video, day).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from metrics.sample.catalog import Account
+from metrics.sample.platforms import COMMENTS, LIKES, SHARES, VIEWS, WATCH_MS, trunc3
+
+if TYPE_CHECKING:
+    from metrics.sample.timeline import AccountSim
+
+_PACIFIC = ZoneInfo("America/Los_Angeles")
+
+
+def follower_body(acc: Account, followers: int, rng: random.Random) -> dict:
+    """The native follower-gauge body; `rng` is unused, kept for the common signature."""
+    return {
+        "kind": "youtube#channelListResponse",
+        "items": [
+            {
+                "kind": "youtube#channel",
+                "id": acc.native_id,
+                "statistics": {"subscriberCount": str(trunc3(followers))},
+            }
+        ],
+    }
+
+
+def poll(
+    sim: AccountSim, k0: int, times: list[int], vals: np.ndarray, pubd: list[int], gauge: list[int]
+) -> None:
+    """Per poll: the channel gauge, now and then a video list, and now and then a report."""
+    prng = sim.prng
+    for j, t in enumerate(times):
+        k = k0 + j
+        c = pubd[j]
+        sim.poll_followers(t + prng.randint(100, 2000), gauge[j])
+        if (k + sim.list_phase) % sim.list_every == 0 and prng.random() < 0.8:
+            _videos_list(sim, t + prng.randint(2000, 5000), vals[j].tolist(), c)
+        if (k + sim.report_phase) % sim.report_every == 0 and prng.random() < 0.85:
+            _report(sim, t + prng.randint(5000, 9000))
+
+
+def _videos_list(sim: AccountSim, t: int, rows: list[list[int]], c: int) -> None:
+    order = list(range(c - 1, -1, -1))
+    items = [
+        {
+            "kind": "youtube#video",
+            "id": sim.native[i],
+            "snippet": {
+                "publishedAt": sim.pub_iso[i],
+                "channelId": sim.acc.native_id,
+                "title": sim.caption[i],
+            },
+            "statistics": {
+                "viewCount": str(rows[i][VIEWS]),
+                "likeCount": str(rows[i][LIKES]),
+                "favoriteCount": "0",
+                "commentCount": str(rows[i][COMMENTS]),
+            },
+        }
+        for i in order
+    ]
+    response = {
+        "kind": "youtube#videoListResponse",
+        "items": items,
+        "pageInfo": {"totalResults": len(items)},
+    }
+    env = sim.envelope("videos.list", t, response, {"part": "snippet,statistics"})
+    ok, _ = sim.finish("videos.list", t, env)
+    if ok:
+        sim.seen[:c] = True
+        sim.pub_known[:c] = True
+
+
+def _report(sim: AccountSim, t: int) -> None:
+    """Per Pacific day rows for the last ~3 days; recent days are still incomplete."""
+    prng, nrng = sim.prng, sim.nrng
+    today = datetime.fromtimestamp(t / 1000, _PACIFIC).date()
+    n_days = 4 if prng.random() < 0.2 else 3
+    days = [today - timedelta(days=d) for d in range(n_days, 0, -1)]
+    bounds = []
+    for d in days:
+        lo = datetime(d.year, d.month, d.day, tzinfo=_PACIFIC).timestamp()
+        nxt = d + timedelta(days=1)
+        hi = datetime(nxt.year, nxt.month, nxt.day, tzinfo=_PACIFIC).timestamp()
+        bounds.append((lo, hi))
+    edges = np.array([b[0] for b in bounds] + [bounds[-1][1]])
+    cum = np.floor(sim.curve(edges)[:, :, None] * sim.ratio[None])
+    final = np.diff(cum, axis=0)  # (days, posts, metrics)
+    age_h = (t / 1000 - edges[1:]) / 3600.0
+    done = np.where(
+        age_h[:, None] < 24,
+        nrng.uniform(0.55, 0.9, (len(days), len(sim.pub))),
+        np.where(age_h[:, None] < 48, nrng.uniform(0.9, 1.0, (len(days), len(sim.pub))), 1.0),
+    )
+    got = np.floor(final * done[:, :, None]).astype(np.int64)
+    views, likes, comments, shares = (got[:, :, m] for m in (VIEWS, LIKES, COMMENTS, SHARES))
+    minutes = got[:, :, WATCH_MS] // 60_000
+    # Rare corrections arrive as negative per-day values.
+    fix = nrng.random(views.shape) < 0.004
+    views = np.where(fix, -nrng.integers(1, 20, views.shape), views)
+    exists = sim.pub_f[None, :] < edges[1:, None]
+
+    headers = [
+        {"name": "day", "columnType": "DIMENSION", "dataType": "STRING"},
+        {"name": "video", "columnType": "DIMENSION", "dataType": "STRING"},
+    ] + [
+        {"name": m, "columnType": "METRIC", "dataType": "INTEGER"}
+        for m in ("views", "likes", "comments", "shares", "estimatedMinutesWatched")
+    ]
+    prng.shuffle(headers)
+    position = [h["name"] for h in headers]
+    cols = {
+        "views": views.tolist(),
+        "likes": likes.tolist(),
+        "comments": comments.tolist(),
+        "shares": shares.tolist(),
+        "estimatedMinutesWatched": minutes.tolist(),
+    }
+    ex = exists.tolist()
+    rows, keys = [], []
+    for di, d in enumerate(days):
+        label = d.isoformat()
+        for i in range(len(sim.pub)):
+            if not ex[di][i]:
+                continue
+            cell = {"day": label, "video": sim.native[i]}
+            for name, table in cols.items():
+                cell[name] = table[di][i]
+            rows.append([cell[name] for name in position])
+            keys.append((i, d.toordinal(), [cell[m] for m in cols]))
+    response: dict = {"kind": "youtubeAnalytics#resultTable", "columnHeaders": headers}
+    if rows and prng.random() >= 0.04:
+        response["rows"] = rows
+    else:
+        keys = []
+    request = {
+        "ids": "channel==MINE",
+        "startDate": days[0].isoformat(),
+        "endDate": days[-1].isoformat(),
+        "metrics": "views,likes,comments,shares,estimatedMinutesWatched",
+        "dimensions": "day,video",
+        "sort": "day",
+    }
+    env = sim.envelope("reports.query", t, response, request)
+    ok, _ = sim.finish("reports.query", t, env)
+    sim.writer.summary.period_rows += len(keys)
+    if ok:
+        for i, day_no, values in keys:
+            sim.day_rows[(i, day_no)] = values
+            sim.seen[i] = True
