@@ -134,4 +134,4 @@ def parse_post_id(id: str) -> tuple[str, str]:
 
 def native_id_expr(column: str = "platform_post_id") -> pl.Expr:
     """`parse_post_id(...)[1]` over a column of post ids (nulls stay null)."""
-    return pl.col(column).str.splitn("_", 3).struct.field("field_2")
+    return pl.col(column).str.splitn("_", 3).struct.field("field_2").alias("native_id")
