@@ -11,12 +11,13 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 
+from metrics.ingest import catalog
 from metrics.ingest.catalog import load_catalog
 from metrics.ingest.normalize import normalize_partition
 from metrics.model import measures, scopes
 from metrics.model.platforms import PLATFORMS
 from metrics.model.scopes import native_id_expr, parse_post_id, post_id
-from metrics.serve import index, query, window
+from metrics.serve import index, keys, query, window
 from metrics.serve.errors import ValidationError
 from metrics.transform import checks, rollups
 from tests.landing import envelope, write_catalog, write_lines
@@ -257,3 +258,18 @@ def test_query_rules_come_from_the_model() -> None:
             else:
                 with pytest.raises(ValidationError, match="accepts granularity hour or day"):
                     query._check_request(s.name, f"{s.id_prefix}1", g)
+
+
+def test_catalog_kinds_and_rollup_grains_are_the_models() -> None:
+    # The catalog's entity kinds are what the index looks entities up by: scope names.
+    kinds = [kind for kind, _ in catalog._LISTS.values()]
+    assert kinds == ["organization", "project", "project_layer", "social_account"]
+    assert set(kinds) <= set(scopes.SCOPES)
+    assert tuple(rollups._EVERY) == scopes.GRANULARITIES
+
+
+def test_keys_take_organization_ids_by_the_models_prefix(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"organization id \(org_…\)"):
+        keys.create(tmp_path / "keys.json", "prj_a", (keys.READ_SCOPE,))
+    _, record = keys.create(tmp_path / "keys.json", "org_a", (keys.READ_SCOPE,))
+    assert scopes.scope_of_id(record.org_id) is scopes.ROOT

@@ -134,7 +134,7 @@ def rollups_disagree_with_hourly(
     rollup = rollup if not rollup.is_empty() else pl.DataFrame(schema=ROLLUP)
     from_hours = _post_sums(hourly, "hour", BUCKET[table])
     from_rollup = _post_sums(
-        rollup.filter(pl.col("scope") == "platform_post").with_columns(
+        rollup.filter(pl.col("scope") == scopes.POST.name).with_columns(
             platform_post_id=pl.col("id")
         ),
         "bucket_start",
