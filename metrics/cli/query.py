@@ -16,11 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from metrics import config
-from metrics.model.scopes import SCOPES
+from metrics.model.scopes import GRANULARITIES, SCOPES
 from metrics.serve import keys
 from metrics.serve.errors import QueryError
 from metrics.serve.query import connect
-from metrics.serve.window import GRANULARITIES
 
 _BARS = "▁▂▃▄▅▆▇█"
 _SPARK_WIDTH = 48

@@ -26,6 +26,7 @@ from metrics.ingest.adapters import Reject, Rows
 from metrics.ingest.catalog import Catalog
 from metrics.ingest.layout import LANDING_SUFFIXES, Entry, UnreadableFile, read_blocks
 from metrics.model.platforms import PLATFORMS
+from metrics.model.scopes import native_id_expr
 from metrics.model.tables import (
     FOLLOWER_OBSERVATIONS,
     PERIOD_OBSERVATIONS,
@@ -519,9 +520,7 @@ def _sightings(rows: pl.DataFrame) -> pl.DataFrame:
             pl.col("landing_file").last(),
             pl.col("line").last(),
         )
-        .with_columns(
-            native_id=pl.col("platform_post_id").str.slice(pl.col("platform").str.len_chars() + 5)
-        )
+        .with_columns(native_id=native_id_expr("platform_post_id"))
         .select(list(POST_SIGHTINGS))
     )
 

@@ -30,11 +30,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from metrics.model.measures import POST_METRICS
+from metrics.model import scopes
+from metrics.model.measures import ADDITIVE, POST_METRICS
 from metrics.serve.window import DAY, EPOCH_MONDAY, HOUR, WEEK
 from metrics.warehouse import storage
-
-ADDITIVE: tuple[str, ...] = (*POST_METRICS, "posts_published")
 
 # Coarsest first: (rollup, bucket length, an instant on a bucket edge).
 _GRAINS: tuple[tuple[str, int, int], ...] = (
@@ -43,13 +42,7 @@ _GRAINS: tuple[tuple[str, int, int], ...] = (
     ("rollup_hour", HOUR, 0),
 )
 _HOUR_BITS = 21  # hours since 1970 stay below 2**21 until 2209
-_LEVELS: tuple[tuple[str, str], ...] = (
-    ("organization", "org_id"),
-    ("project", "project_id"),
-    ("project_layer", "project_layer_id"),
-    ("social_account", "social_account_id"),
-    ("platform_post", "platform_post_id"),
-)
+_LEVELS: tuple[tuple[str, str], ...] = tuple((s.name, s.id_column) for s in reversed(scopes.TREE))
 
 Key = tuple[str, str]  # (scope, id)
 
@@ -176,7 +169,7 @@ def _lineage(accounts: pl.DataFrame, posts: pl.DataFrame) -> pl.DataFrame:
     """One row per attributable post, numbered in catalog order, with its ancestors."""
     return (
         posts.join(accounts, on="social_account_id", how="inner")
-        .sort("org_id", "project_id", "project_layer_id", "social_account_id", "platform_post_id")
+        .sort(*scopes.ID_COLUMNS)
         .with_row_index("position")
         .with_columns(pl.col("position").cast(pl.Int64))
     )
@@ -188,8 +181,8 @@ def _homes(
     """(scope, id) -> (org, project) for every entity of the newest catalog and its posts."""
     rows = [
         entities.select("kind", "id", "org_id", "project_id"),
-        accounts.select(pl.lit("social_account"), "social_account_id", "org_id", "project_id"),
-        lineage.select(pl.lit("platform_post"), "platform_post_id", "org_id", "project_id"),
+        accounts.select(pl.lit(scopes.ACCOUNT.name), "social_account_id", "org_id", "project_id"),
+        lineage.select(pl.lit(scopes.POST.name), "platform_post_id", "org_id", "project_id"),
     ]
     return {
         (scope, id_): (org, project)
@@ -205,7 +198,7 @@ def _activity(lineage: pl.DataFrame, hourly: pl.DataFrame) -> Activity:
         ranges.update(spans)
     active = (
         hourly.filter(
-            (pl.col("scope") == "platform_post")
+            (pl.col("scope") == scopes.POST.name)
             & pl.any_horizontal(pl.col(m) != 0 for m in POST_METRICS)
         )
         .select(

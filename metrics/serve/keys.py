@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from metrics.model.scopes import ROOT as ORG
+
 KEYS_ENV = "METRICS_KEYS_FILE"
 DEFAULT_KEYS_FILE = "data/keys.json"
 READ_SCOPE = "metrics:read"
@@ -93,7 +95,7 @@ def _row(i: int, row: object) -> Key:
         raise ValueError(f"{where} has unknown fields {', '.join(extra)}")
     if not (isinstance(row["id"], str) and _KEY_ID.fullmatch(row["id"])):
         raise ValueError(f"{where}: id must be 12 lowercase hex digits")
-    if not (isinstance(row["org_id"], str) and row["org_id"].startswith("org_")):
+    if not (isinstance(row["org_id"], str) and ORG.fits(row["org_id"])):
         raise ValueError(f"{where}: org_id must be an organization id (org_…)")
     if not (isinstance(row["sha256"], str) and _SHA256.fullmatch(row["sha256"])):
         raise ValueError(f"{where}: sha256 must be 64 lowercase hex digits")
@@ -180,7 +182,7 @@ def create(path: Path, org_id: str, scopes: tuple[str, ...] = (READ_SCOPE,)) -> 
     ValueError for an org that is not an org id or a scope not in SCOPES, which the file would
     then refuse; KeysFileError, with nothing written, when the existing file is corrupt.
     """
-    if not org_id.startswith("org_"):
+    if not ORG.fits(org_id):
         raise ValueError(f"--org must be an organization id (org_…), not {org_id}.")
     if unknown := [x for x in scopes if x not in SCOPES]:
         raise ValueError(

@@ -20,42 +20,17 @@ import numpy as np
 import polars as pl
 
 from metrics import config
-from metrics.model.measures import POST_METRICS
-from metrics.model.scopes import SCOPES
+from metrics.model.measures import ADDITIVE, ENGAGEMENTS, METRICS, PAID_METRICS
+from metrics.model.scopes import ROOT, SCOPE, SCOPES
 from metrics.serve import window as windows
 from metrics.serve.errors import NotFoundError, ValidationError
-from metrics.serve.index import ADDITIVE, Index, load, read_manifest
+from metrics.serve.index import Index, load, read_manifest
 from metrics.warehouse import storage
 
 log = logging.getLogger(__name__)
 
-METRICS: tuple[str, ...] = (
-    *POST_METRICS,
-    "engagement_rate",
-    "followers",
-    "follower_delta",
-    "posts_published",
-)
-PAID_METRICS = frozenset(
-    ("spend", "cpa", "cpc", "cpm", "ctr", "roas", "conversions", "clicks", "installs", "revenue")
-)
-DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
-    "platform_post": ("views", "likes", "comments", "shares", "saves", "engagement_rate"),
-    "social_account": ("followers", "follower_delta", "posts_published", "views"),
-    "project_layer": ("views", "engagement_rate", "posts_published"),
-    "project": ("views", "engagement_rate", "posts_published"),
-    "organization": ("views", "posts_published"),
-}
-ID_PREFIX: dict[str, str] = {
-    "platform_post": "pst_",
-    "social_account": "acc_",
-    "project_layer": "lyr_",
-    "project": "prj_",
-    "organization": "org_",
-}
-_GAUGES = ("followers", "follower_delta")
 _COLUMN = {name: i for i, name in enumerate(ADDITIVE)}
-_ENGAGED = [_COLUMN[m] for m in ("likes", "comments", "shares", "saves")]
+_ENGAGED = [_COLUMN[m] for m in ENGAGEMENTS]
 _RELOAD_RETRY_SECONDS = 1.0
 _LOAD_ATTEMPTS = 3
 
@@ -66,7 +41,7 @@ def _metric_names(scope: str, metrics: Sequence[str] | str | None) -> list[str]:
         metrics = [metrics]
     names = [n for item in metrics or () for n in item.split(",") if n]
     if not names:
-        return list(DEFAULT_METRICS[scope])
+        return list(SCOPE[scope].default_metrics)
     for name in names:
         if name in PAID_METRICS:
             raise ValidationError(
@@ -74,8 +49,8 @@ def _metric_names(scope: str, metrics: Sequence[str] | str | None) -> list[str]:
             )
         if name not in METRICS:
             raise ValidationError(f"Unknown metric: {name}.")
-        if scope == "platform_post" and name in _GAUGES:
-            raise ValidationError(f"{name} is not available for scope platform_post.")
+        if name not in SCOPE[scope].metrics:
+            raise ValidationError(f"{name} is not available for scope {scope}.")
     return list(dict.fromkeys(names))
 
 
@@ -86,15 +61,20 @@ def _check_request(scope: str | None, id: str | None, granularity: str) -> tuple
     if scope not in SCOPES:
         raise ValidationError(f"Unknown scope: {scope}. Use one of {', '.join(SCOPES)}.")
     if granularity not in windows.GRANULARITIES:
-        raise ValidationError(f"Unknown granularity: {granularity}. Use hour, day or week.")
+        *others, last = windows.GRANULARITIES
+        raise ValidationError(
+            f"Unknown granularity: {granularity}. Use {', '.join(others)} or {last}."
+        )
     if not id:
         raise ValidationError("Missing id.")
-    if not id.startswith(ID_PREFIX[scope]):
+    declared = SCOPE[scope]
+    if not declared.fits(id):
         raise ValidationError(
-            f"id {id} does not fit scope {scope}: expected an id starting {ID_PREFIX[scope]}."
+            f"id {id} does not fit scope {scope}: expected an id starting {declared.id_prefix}."
         )
-    if scope == "platform_post" and granularity == "week":
-        raise ValidationError("Scope platform_post accepts granularity hour or day.")
+    if granularity not in declared.granularities:
+        allowed = " or ".join(declared.granularities)
+        raise ValidationError(f"Scope {scope} accepts granularity {allowed}.")
     return scope, id
 
 
@@ -102,7 +82,7 @@ def _check_visible(index: Index, org_id: str, project_id: str, scope: str, id: s
     """404 unless the project is the org's and the entity sits in it; one message either way."""
     if index.projects.get(project_id) != org_id:
         raise NotFoundError(f"Project {project_id} not found.")
-    if scope == "organization":
+    if scope == ROOT.name:
         if id != org_id:
             raise NotFoundError(f"organization {id} not found.")
     elif index.homes.get((scope, id)) != (org_id, project_id):

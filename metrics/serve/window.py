@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from metrics.model.scopes import GRANULARITIES as GRANULARITIES  # re-exported
 from metrics.serve import zones
 from metrics.serve.errors import ValidationError
 
@@ -20,7 +21,6 @@ HOUR = 3600
 DAY = 24 * HOUR
 WEEK = 7 * DAY
 EPOCH_MONDAY = 4 * DAY  # 1970-01-05 00:00Z, the first Monday after the epoch
-GRANULARITIES = ("hour", "day", "week")
 DEFAULT_DAYS = 30
 HOUR_CLAMP_DAYS = 90
 # spec §5: a longer series is a 422, so that one request never holds the server for long

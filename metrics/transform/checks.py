@@ -12,16 +12,14 @@ from pathlib import Path
 
 import polars as pl
 
-from metrics.model.measures import POST_METRICS
+from metrics.model import scopes
+from metrics.model.measures import ADDITIVE, POST_METRICS
 from metrics.model.tables import POST_HOURLY, ROLLUP
 from metrics.warehouse import storage
 
-ADDITIVE = (*POST_METRICS, "posts_published")
-PARENTS = (
-    ("platform_post", "social_account", "social_account_id"),
-    ("social_account", "project_layer", "project_layer_id"),
-    ("project_layer", "project", "project_id"),
-    ("project", "organization", "org_id"),
+# (child scope, parent scope, the parent's id column), bottom up.
+PARENTS: tuple[tuple[str, str, str], ...] = tuple(
+    (s.name, p.name, p.id_column) for s in scopes.TREE if (p := scopes.parent(s.name)) is not None
 )
 
 
@@ -83,7 +81,7 @@ def children_disagree(rollup: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFr
     known = accounts["social_account_id"].implode()
     for child, parent, parent_col in PARENTS:
         kids = rollup.filter(pl.col("scope") == child)
-        if child == "platform_post":
+        if child == scopes.POST.name:
             kids = kids.filter(pl.col("social_account_id").is_in(known))
         summed = kids.group_by(parent_col, "bucket_start").agg(pl.col(c).sum() for c in ADDITIVE)
         parents = rollup.filter(pl.col("scope") == parent).select("id", "bucket_start", *ADDITIVE)
@@ -136,7 +134,7 @@ def rollups_disagree_with_hourly(
     rollup = rollup if not rollup.is_empty() else pl.DataFrame(schema=ROLLUP)
     from_hours = _post_sums(hourly, "hour", BUCKET[table])
     from_rollup = _post_sums(
-        rollup.filter(pl.col("scope") == "platform_post").with_columns(
+        rollup.filter(pl.col("scope") == scopes.POST.name).with_columns(
             platform_post_id=pl.col("id")
         ),
         "bucket_start",

@@ -28,7 +28,8 @@ from typing import Literal
 
 import polars as pl
 
-from metrics.model.measures import POST_METRICS
+from metrics.model import scopes
+from metrics.model.measures import ADDITIVE, POST_METRICS
 from metrics.model.tables import ROLLUP
 from metrics.transform.followers import follower_steps
 
@@ -36,13 +37,11 @@ Granularity = Literal["hour", "day", "week"]
 
 _EVERY: dict[str, str] = {"hour": "1h", "day": "1d", "week": "1w"}
 _METRICS = list(POST_METRICS)
-_ADDITIVE = [*_METRICS, "posts_published"]
+_ADDITIVE = list(ADDITIVE)
 # Scopes above posts: (scope, its id column, the id columns of its ancestors), bottom up.
 _LEVELS: list[tuple[str, str, list[str]]] = [
-    ("social_account", "social_account_id", ["project_layer_id", "project_id", "org_id"]),
-    ("project_layer", "project_layer_id", ["project_id", "org_id"]),
-    ("project", "project_id", ["org_id"]),
-    ("organization", "org_id", []),
+    (s.name, s.id_column, list(scopes.ancestor_columns(s.name)))
+    for s in scopes.ancestors(scopes.POST.name)
 ]
 
 
@@ -133,7 +132,7 @@ def _as_rollup(frame: pl.DataFrame) -> pl.DataFrame:
 def _post_level(post_sums: pl.DataFrame) -> pl.DataFrame:
     return _as_rollup(
         post_sums.filter(_nonzero()).with_columns(
-            pl.lit("platform_post").alias("scope"),
+            pl.lit(scopes.POST.name).alias("scope"),
             pl.col("platform_post_id").alias("id"),
             pl.lit(0, pl.Int64).alias("followers"),
             pl.lit(0, pl.Int64).alias("follower_delta"),
