@@ -1,4 +1,4 @@
-"""The scope model (metrics/model/scopes.py) says what CONTRACT §1 and §5 say, and every stage
+"""The scope model (metrics/model/scopes.py) says what spec §1 and §5 say, and every stage
 that walks the tree derives its walk from it."""
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from metrics.serve.errors import ValidationError
 from metrics.transform import checks, rollups
 from tests.landing import envelope, write_catalog, write_lines
 
-# CONTRACT §1's table and §5's defaults, written out by hand (leaf first).
-CONTRACT_TREE = [
+# spec §1's table and §5's defaults, written out by hand (leaf first).
+SPEC_TREE = [
     # name, id column, prefix, parent, defaults, granularities
     (
         "platform_post",
@@ -66,7 +66,7 @@ def test_the_tree_is_contract_1_and_its_defaults_contract_5() -> None:
         (s.name, s.id_column, s.id_prefix, s.parent, s.default_metrics, s.granularities)
         for s in scopes.TREE
     ]
-    assert got == CONTRACT_TREE
+    assert got == SPEC_TREE
     assert scopes.SCOPES == (
         "platform_post",
         "social_account",

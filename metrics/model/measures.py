@@ -1,4 +1,4 @@
-"""The metrics the platform measures, and which of them add up (CONTRACT §5)."""
+"""The metrics the platform measures, and which of them add up (spec §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The scope tree (CONTRACT §1, §5), declared once: organization > project > project layer >
+"""The scope tree (spec §1, §5), declared once: organization > project > project layer >
 social account > platform post.
 
 Each scope's id column, id prefix, parent, default metrics and allowed granularities are
@@ -116,7 +116,7 @@ def scope_of_id(id: str) -> Scope | None:
 
 
 def post_id(platform: str, native_id: str) -> str:
-    """`pst_<platform>_<native id>` (CONTRACT §1); the native id stays the string it was."""
+    """`pst_<platform>_<native id>` (spec §1); the native id stays the string it was."""
     if platform not in PLATFORMS:
         raise ValueError(f"unknown platform {platform!r}; platforms are {', '.join(PLATFORMS)}")
     if not isinstance(native_id, str) or not native_id:

@@ -12,6 +12,7 @@ import time
 import numpy as np
 import orjson
 
+from metrics.model import scopes
 from metrics.sample.batch import DAY_MS, Task
 from metrics.sample.bodies import follower_body, instagram, tiktok, x, youtube
 from metrics.sample.catalog import Account
@@ -110,7 +111,7 @@ class AccountSim:
 
         self.native = self._native_ids()
         pub_list = self.pub.tolist()
-        self.post_ids = [f"pst_{self.platform}_{nid}" for nid in self.native]
+        self.post_ids = [scopes.post_id(self.platform, nid) for nid in self.native]
         self.pub_iso = [iso(s * 1000) for s in pub_list]
         self.ct_int = pub_list
         self.ct_str = [str(s) for s in pub_list]

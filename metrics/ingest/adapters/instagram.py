@@ -7,8 +7,9 @@ from typing import Any
 import orjson
 
 from metrics.ingest.adapters.protocol import Context, Reject, Sink
-from metrics.ingest.adapters.rows import follower_row, list_of_records, platform_post_id, post_row
+from metrics.ingest.adapters.rows import follower_row, list_of_records, post_row
 from metrics.ingest.adapters.values import BAD, counts, native_id, published
+from metrics.model import scopes
 
 _IG_INSIGHTS = {
     "views": "views",
@@ -87,7 +88,7 @@ def instagram_media(response: dict[str, Any], ctx: Context, out: Sink) -> Reject
             ctx.reject_record(i, media, values.reason, values.detail)
             continue
         kind = media.get("media_product_type") or media.get("media_type")
-        post_id = platform_post_id("instagram", native)
+        post_id = scopes.post_id("instagram", native)
         post_row(out, ctx, post_id, values, published_at, kind if isinstance(kind, str) else None)
     return None
 

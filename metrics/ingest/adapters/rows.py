@@ -8,12 +8,6 @@ from metrics.ingest.adapters.protocol import Context, Reject, Sink
 from metrics.ingest.adapters.values import Bad, count
 
 
-def platform_post_id(platform: str, native: str) -> str:
-    """A post's id from its platform's native id; built here alone, so changing the scheme is
-    one line."""
-    return f"pst_{platform}_{native}"
-
-
 def post_row(
     out: Sink,
     ctx: Context,

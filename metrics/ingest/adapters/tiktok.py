@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from metrics.ingest.adapters.protocol import Context, Reject, Sink
-from metrics.ingest.adapters.rows import follower_row, list_of_records, platform_post_id, post_row
+from metrics.ingest.adapters.rows import follower_row, list_of_records, post_row
 from metrics.ingest.adapters.values import counts, epoch_seconds, native_id, scaled
+from metrics.model import scopes
 
 
 def _tiktok_error(response: dict[str, Any]) -> Reject | None:
@@ -51,7 +52,7 @@ def tiktok_videos(response: dict[str, Any], ctx: Context, out: Sink) -> Reject |
         if isinstance(values, Reject):
             ctx.reject_record(i, video, values.reason, values.detail)
             continue
-        post_id = platform_post_id("tiktok", native)
+        post_id = scopes.post_id("tiktok", native)
         kind = video.get("media_type") if isinstance(video.get("media_type"), str) else "VIDEO"
         post_row(out, ctx, post_id, values, created, kind)  # type: ignore[arg-type]
     return None

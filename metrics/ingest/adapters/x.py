@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from metrics.ingest.adapters.protocol import Context, Reject, Sink
-from metrics.ingest.adapters.rows import follower_row, list_of_records, platform_post_id, post_row
+from metrics.ingest.adapters.rows import follower_row, list_of_records, post_row
 from metrics.ingest.adapters.values import (
     BAD,
     OUT_OF_RANGE,
@@ -17,6 +17,7 @@ from metrics.ingest.adapters.values import (
     native_id,
     published,
 )
+from metrics.model import scopes
 
 
 def _sum_known(a: object, b: object) -> object:
@@ -73,7 +74,7 @@ def x_tweets(response: dict[str, Any], ctx: Context, out: Sink) -> Reject | None
         if isinstance(values, Reject):
             ctx.reject_record(i, tweet, values.reason, values.detail)
             continue
-        post_id = platform_post_id("x", native)
+        post_id = scopes.post_id("x", native)
         post_row(out, ctx, post_id, values, published_at, "tweet")
     return None
 

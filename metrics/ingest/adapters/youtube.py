@@ -12,8 +12,9 @@ from typing import Any
 import orjson
 
 from metrics.ingest.adapters.protocol import Context, Reject, Sink
-from metrics.ingest.adapters.rows import follower_row, list_of_records, platform_post_id
+from metrics.ingest.adapters.rows import follower_row, list_of_records
 from metrics.ingest.adapters.values import counts, native_id, published, scaled
+from metrics.model import scopes
 
 
 def _sighting(out: Sink, ctx: Context, post_id: str, published_at: int | None) -> None:
@@ -54,7 +55,7 @@ def youtube_videos(response: dict[str, Any], ctx: Context, out: Sink) -> Reject 
         if isinstance(published_at, Reject):
             ctx.reject_record(i, item, published_at.reason, published_at.detail)
             continue
-        _sighting(out, ctx, platform_post_id("youtube", native), published_at)
+        _sighting(out, ctx, scopes.post_id("youtube", native), published_at)
     return None
 
 
@@ -104,7 +105,7 @@ def youtube_report(response: dict[str, Any], ctx: Context, out: Sink) -> Reject 
         if isinstance(values, Reject):
             ctx.reject_record(i, row, values.reason, values.detail)
             continue
-        post_id = platform_post_id("youtube", native)
+        post_id = scopes.post_id("youtube", native)
         _sighting(out, ctx, post_id, None)
         out.periods.append(
             (post_id, "youtube", ctx.account, day, ctx.collected_at, ctx.file, ctx.line, *values)
