@@ -4,17 +4,14 @@ meanings and partition key.
 Everything else derives from `TABLES`: the polars schemas below (`POST_OBSERVATIONS`, `ROLLUP`,
 ...), the lists of tables the stages write and read (`NORMALIZED`, `OBSERVATIONS`, `DATE_KEYS`),
 the DuckDB views' sources and the Dagster column schemas (assets/), and the column sections of
-docs/data-dictionary.md (`python -m metrics.model.tables --write` regenerates them;
+docs/data-dictionary.md (`python -m metrics.model.dictionary` regenerates them;
 tests/test_tables.py fails when the committed doc differs).
 """
 
 from __future__ import annotations
 
-import re
-import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import polars as pl
@@ -109,7 +106,7 @@ ACCOUNT_ID = _c("social_account_id", STRING, "the account whose export returned 
 COLLECTED_AT = _c(
     "collected_at", UTC_TS, "when the collector received the response, truncated to the second"
 )
-LANDING_FILE = _c("landing_file", STRING, "the file the record came from, relative to <raw>")
+LANDING_FILE = _c("landing_file", STRING, "the file the record came from, relative to `<raw>`")
 LINE = _c("line", INT, "1-based line of the record in `landing_file`")
 PROVENANCE = (COLLECTED_AT, LANDING_FILE, LINE)
 
@@ -126,7 +123,7 @@ CATALOG_ENTITIES_TABLE = Table(
         _c("id", STRING, "the entity's id (`org_…`, `prj_…`, `lyr_…`)"),
         _c("kind", STRING, "`organization`, `project` or `project_layer`"),
         _c("name", STRING, "display name"),
-        _null("org_id", STRING, "own or ancestor organization id"),
+        _c("org_id", STRING, "own or ancestor organization id"),
         _null("project_id", STRING, "own or ancestor project id; null for an organization"),
         _null("project_layer_id", STRING, "own layer id; null above the layer level"),
     ),
@@ -260,7 +257,7 @@ QUARANTINE_TABLE = Table(
     "everything that could not be used",
     "One row per line or record that could not be used, with its file, line, reason and raw text.",
     (
-        _c("landing_file", STRING, "the file, relative to <raw>"),
+        _c("landing_file", STRING, "the file, relative to `<raw>`"),
         _c(
             "line",
             INT,
@@ -326,7 +323,11 @@ _ROLLUP_COLUMNS = (
     _c("id", STRING, "the entity's id"),
     _c("bucket_start", UTC_TS, "bucket start (UTC)"),
     *(
-        _null(name, STRING, "the entity's own id or its ancestor's (null below its level)")
+        _null(
+            name,
+            STRING,
+            "the entity's own id or its ancestor's (null below its level), from the newest catalog",
+        )
         for name in (
             "org_id",
             "project_id",
@@ -444,76 +445,11 @@ def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-# --- the data dictionary -------------------------------------------------------------------
-
-DICTIONARY = Path(__file__).resolve().parents[2] / "docs" / "data-dictionary.md"
-_REGION = re.compile(
-    r"(<!-- columns: (?P<names>[a-z_ ]+) -->\n)(?P<body>.*?)(<!-- /columns -->)", re.S
-)
 _SQL_TYPES = {"String": "VARCHAR", "Int64": "BIGINT", "Date": "DATE"}
 
 
 def sql_type(dtype: pl.DataType) -> str:
-    """The Parquet/DuckDB type the data dictionary names."""
+    """The Parquet/DuckDB type the data dictionary names (and the empty views declare)."""
     if isinstance(dtype, pl.Datetime):
         return "TIMESTAMPTZ" if dtype.time_zone == "UTC" else "TIMESTAMP"
     return _SQL_TYPES[type(dtype).__name__]
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def markdown(tables: Iterable[Table]) -> str:
-    """The column section of one or more tables with the same columns (the rollups)."""
-    group = list(tables)
-    first = group[0]
-    if any(t.columns != first.columns for t in group):
-        raise ValueError(f"{[t.name for t in group]} do not share their columns")
-    lines = []
-    if len(group) == 1:
-        lines += [first.meaning, ""]
-    else:
-        lines += [f"- `{t.name}` (by `{t.partition_key}`): {t.meaning}" for t in group] + [""]
-    lines += ["| column | type | unit | meaning |", "|---|---|---|---|"]
-    keys = {t.partition.name: t.partition for t in group if t.partition}
-    if len(keys) == 1:
-        lines += [f"| `{k.name}` | DATE | | {_cell(k.meaning)} |" for k in keys.values()]
-    elif keys:
-        lines.append(
-            f"| {', '.join(f'`{k}`' for k in keys)} | DATE | | hive key, as listed above |"
-        )
-    for c in first.columns:
-        kind = sql_type(c.dtype) + (", nullable" if c.nullable else "")
-        lines.append(f"| `{c.name}` | {kind} | {c.unit or ''} | {_cell(c.meaning)} |")
-    return "\n".join(lines) + "\n"
-
-
-def render_dictionary(text: str) -> str:
-    """`text` (the data dictionary) with every `<!-- columns: … -->` region regenerated."""
-
-    def fill(match: re.Match[str]) -> str:
-        group = [table(n) for n in match["names"].split()]
-        return f"{match[1]}{markdown(group)}{match[4]}"
-
-    return _REGION.sub(fill, text)
-
-
-def documented(text: str) -> list[str]:
-    """The tables the data dictionary has a generated column section for, in order."""
-    return [n for m in _REGION.finditer(text) for n in m["names"].split()]
-
-
-def main(argv: list[str]) -> int:
-    """`python -m metrics.model.tables [--check]`: regenerate the data dictionary's column
-    sections in place, or with --check exit 1 when the committed doc differs."""
-    text = DICTIONARY.read_text()
-    new = render_dictionary(text)
-    if "--check" in argv:
-        return int(new != text)
-    DICTIONARY.write_text(new)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
