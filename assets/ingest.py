@@ -10,14 +10,14 @@ from assets.resources import WarehouseResource
 from metrics import faults
 from metrics.ingest import steps as ingest
 from metrics.ingest.catalog import load_catalog
-from metrics.ingest.normalize import NORMALIZED_TABLES, Accounting, recount_landing
+from metrics.ingest.normalize import Accounting, recount_landing
 from metrics.model.tables import (
-    FOLLOWER_OBSERVATIONS,
-    PERIOD_OBSERVATIONS,
-    POST_OBSERVATIONS,
-    POST_SIGHTINGS,
-    POSTS,
-    QUARANTINE,
+    CATALOG_ACCOUNTS_TABLE,
+    CATALOG_ENTITIES_TABLE,
+    NORMALIZED,
+    POST_SIGHTINGS_TABLE,
+    POSTS_TABLE,
+    QUARANTINE_TABLE,
 )
 from metrics.warehouse import storage
 
@@ -46,7 +46,8 @@ landing_zone = dg.AssetSpec(
 def catalog(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """The newest catalog snapshot as `catalog_entities` and `catalog_accounts`.
+    """The newest catalog snapshot as `catalog_entities` and `catalog_accounts`
+    (CATALOG_TABLES).
 
     Attribution follows the newest snapshot, so every run republishes it whole.
     """
@@ -60,48 +61,35 @@ def catalog(
             "accounts": cat.accounts.height,
             "entities": cat.entities.height,
             "rejected_snapshots": len(cat.rejected),
-            "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, "catalog_accounts")),
+            "path": dg.MetadataValue.path(
+                storage.glob(warehouse.warehouse, CATALOG_ACCOUNTS_TABLE)
+            ),
         }
     )
 
 
-_SCHEMAS = {
-    "post_observations": POST_OBSERVATIONS,
-    "period_observations": PERIOD_OBSERVATIONS,
-    "follower_observations": FOLLOWER_OBSERVATIONS,
-    "post_sightings": POST_SIGHTINGS,
-    "quarantine": QUARANTINE,
-}
-
-_DESCRIPTIONS = {
-    "post_observations": "Lifetime snapshots per post (TikTok, Instagram, X): one row per post per "
-    "pull, metrics null when unknown at that pull.",
-    "period_observations": "YouTube per-day rows (Pacific days) with their UTC span.",
-    "follower_observations": "Follower gauge snapshots per account.",
-    "post_sightings": "Per landing date, the newest sighting of each post and its newest known "
-    "publication time.",
-    "quarantine": "Every line or record that could not be used, with file, line, reason and raw "
-    "text.",
-}
+# The tables the catalog asset writes; the views asset depends on it for them.
+CATALOG_TABLES = (CATALOG_ENTITIES_TABLE, CATALOG_ACCOUNTS_TABLE)
+NORMALIZED_NAMES = [t.name for t in NORMALIZED]
 
 
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            table,
+            table.name,
             group_name="normalize",
-            deps=[landing_zone, "catalog"],
-            description=_DESCRIPTIONS[table],
+            deps=[landing_zone, catalog],
+            description=table.meaning,
             kinds={"polars", "parquet"},
             owners=["team:data-platform"],
-            metadata={"dagster/column_schema": column_schema(_SCHEMAS[table])},
+            metadata={"dagster/column_schema": column_schema(table)},
         )
-        for table in NORMALIZED_TABLES
+        for table in NORMALIZED
     ],
     check_specs=[
         dg.AssetCheckSpec(
             RECONCILE_CHECK,
-            asset="quarantine",
+            asset=QUARANTINE_TABLE.name,
             blocking=True,
             description="Per landing partition: lines read = lines used + lines quarantined, "
             "files found = files read + files quarantined, and both lines read and files found "
@@ -116,7 +104,7 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     today = datetime.now(UTC).date()  # one verdict on stray (future) folders for run and check
     cat = load_catalog(warehouse.raw, today)
     total = Accounting()
-    rows = dict.fromkeys(NORMALIZED_TABLES, 0)
+    rows = dict.fromkeys(NORMALIZED_NAMES, 0)
     written = 0
     lines_counted = files_found = 0
     unbalanced: list[str] = []
@@ -147,12 +135,12 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
                 f"{acc.lines_quarantined} quarantined "
                 f"({acc.records_quarantined} records quarantined)"
             )
-    for table in NORMALIZED_TABLES:
+    for table in NORMALIZED_NAMES:
         metadata: dict[str, object] = {
             "dagster/row_count": rows[table],
             "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, table)),
         }
-        if table == "quarantine":
+        if table == QUARANTINE_TABLE.name:
             metadata |= {
                 "lines_read": total.lines_read,
                 "lines_used": total.lines_used,
@@ -167,7 +155,7 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         yield dg.MaterializeResult(asset_key=table, metadata=metadata)
     yield dg.AssetCheckResult(
         check_name=RECONCILE_CHECK,
-        asset_key="quarantine",
+        asset_key=QUARANTINE_TABLE.name,
         passed=not unbalanced,
         metadata={
             "lines_read": total.lines_read,
@@ -184,8 +172,9 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
 
 @dg.asset(
     group_name="normalize",
-    deps=["post_sightings"],
-    metadata={"dagster/column_schema": column_schema(POSTS)},
+    deps=[POST_SIGHTINGS_TABLE.name],
+    description=POSTS_TABLE.meaning,
+    metadata={"dagster/column_schema": column_schema(POSTS_TABLE)},
     partitions_def=landing_partitions,
     backfill_policy=SINGLE_RUN,
     kinds={"polars", "parquet"},
@@ -193,12 +182,12 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     pool="warehouse_writer",
 )
 def posts(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """One row per post, rebuilt from every landing date's sightings (small: posts × dates)."""
+    """Rebuilt from every landing date's sightings (small: posts × dates)."""
     df = ingest.rebuild_posts(warehouse.warehouse)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": df.height,
             "without_published_at": df["published_at"].null_count(),
-            "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, "posts")),
+            "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, POSTS_TABLE)),
         }
     )

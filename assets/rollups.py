@@ -10,62 +10,61 @@ import dagster as dg
 import polars as pl
 
 from assets import column_schema
+from assets.ingest import catalog
 from assets.partitions import landing_partitions
 from assets.resources import WarehouseResource
-from metrics.model.tables import POST_HOURLY, ROLLUP
+from metrics.model.tables import (
+    CATALOG_ACCOUNTS_TABLE,
+    FOLLOWER_OBSERVATIONS_TABLE,
+    PERIOD_OBSERVATIONS_TABLE,
+    POST_HOURLY_TABLE,
+    POST_OBSERVATIONS_TABLE,
+    POSTS_TABLE,
+    ROLLUPS,
+    Table,
+)
 from metrics.transform import checks, refresh
 from metrics.warehouse import storage
 
-_SPECS = {
-    "post_hourly": (
+_ROLLUP_DEPS = [POST_HOURLY_TABLE.name, catalog.key, FOLLOWER_OBSERVATIONS_TABLE.name]
+# table -> (group, upstream assets)
+_SPECS: dict[Table, tuple[str, list]] = {
+    POST_HOURLY_TABLE: (
         "hourly",
-        "Hourly increments per post (spec §3.1–3.3), on disk by UTC day (`day=`).",
-        ["post_observations", "period_observations", "posts"],
+        [t.name for t in (POST_OBSERVATIONS_TABLE, PERIOD_OBSERVATIONS_TABLE, POSTS_TABLE)],
     ),
-    "rollup_hour": (
-        "rollups",
-        "Hour buckets per scope and id (spec §4), on disk by UTC day (`day=`).",
-        ["post_hourly", "catalog", "follower_observations"],
-    ),
-    "rollup_day": (
-        "rollups",
-        "UTC-day buckets per scope and id, on disk by day (`day=`).",
-        ["post_hourly", "catalog", "follower_observations"],
-    ),
-    "rollup_week": (
-        "rollups",
-        "ISO-week (Monday) buckets per scope and id, on disk by week (`week=`).",
-        ["post_hourly", "catalog", "follower_observations"],
-    ),
+    **{t: ("rollups", _ROLLUP_DEPS) for t in ROLLUPS.values()},
 }
+ROLLUP_NAMES = [t.name for t in ROLLUPS.values()]
+
+
+def _description(table: Table) -> str:
+    key = table.partition_key
+    return f"{table.meaning} On disk by {key} (`{key}=`)." if key else table.meaning
 
 
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            name,
+            table.name,
             group_name=group,
-            description=text,
+            description=_description(table),
             deps=deps,
             kinds={"polars", "parquet"},
             owners=["team:data-platform"],
-            metadata={
-                "dagster/column_schema": column_schema(
-                    POST_HOURLY if name == "post_hourly" else ROLLUP
-                )
-            },
+            metadata={"dagster/column_schema": column_schema(table)},
         )
-        for name, (group, text, deps) in _SPECS.items()
+        for table, (group, deps) in _SPECS.items()
     ],
     check_specs=[
         *[
             dg.AssetCheckSpec(
                 "no_duplicate_keys",
-                asset=name,
+                asset=table.name,
                 blocking=True,
                 description="No key appears twice in the partitions this run wrote.",
             )
-            for name in _SPECS
+            for table in _SPECS
         ],
         *[
             dg.AssetCheckSpec(
@@ -75,7 +74,7 @@ _SPECS = {
                 description="Every additive column of a parent scope equals the sum over its "
                 "children, in every bucket this run wrote.",
             )
-            for name in ("rollup_hour", "rollup_day", "rollup_week")
+            for name in ROLLUP_NAMES
         ],
         *[
             dg.AssetCheckSpec(
@@ -86,11 +85,11 @@ _SPECS = {
                 "every bucket whose inputs changed since the rollups were last built (by this "
                 "run or by one that died before finishing).",
             )
-            for name in ("rollup_hour", "rollup_day", "rollup_week")
+            for name in ROLLUP_NAMES
         ],
         dg.AssetCheckSpec(
             "granularities_agree",
-            asset="rollup_week",
+            asset=ROLLUPS["week"].name,
             blocking=True,
             description="Hour, day and week rollups give the same totals over each whole week "
             "this run touched.",
@@ -120,13 +119,13 @@ def hourly_and_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         + ", ".join(f"{t} {len(v)} partitions" for t, v in rolled.partitions_written.items())
     )
     yield dg.MaterializeResult(
-        asset_key="post_hourly",
+        asset_key=POST_HOURLY_TABLE.name,
         metadata={
             "posts_recomputed": hourly.posts_recomputed,
             "posts_read_in_full": hourly.posts_read_in_full,
             "days_rewritten": dg.MetadataValue.json(hourly.days_rewritten),
             "rows_written": hourly.rows_written,
-            "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, "post_hourly")),
+            "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, POST_HOURLY_TABLE)),
         },
     )
     for table, partitions in rolled.partitions_written.items():
@@ -137,7 +136,7 @@ def hourly_and_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             "full_rebuild": rolled.full_rebuild,
             "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, table)),
         }
-        if table == "rollup_day" and partitions:
+        if table == ROLLUPS["day"].name and partitions:
             metadata["project_totals"] = dg.MetadataValue.md(
                 _project_day_table(warehouse, max(partitions))
             )
@@ -149,7 +148,7 @@ def hourly_and_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 def _project_day_table(warehouse: WarehouseResource, day: str) -> str:
     """Markdown of the newest rewritten UTC day's totals per project, for the UI."""
     rows = (
-        checks.read_partitions(warehouse.warehouse, "rollup_day", "day", [day])
+        storage.read(warehouse.warehouse, ROLLUPS["day"], [day])
         .filter(pl.col("scope") == "project")
         .sort("views", "id", descending=[True, False])
     )
@@ -173,22 +172,19 @@ def _checks(warehouse: WarehouseResource, rolled: refresh.RollupResult):
     wh = warehouse.warehouse
     days = [d.isoformat() for d in rolled.touched_days]
     weeks = sorted({refresh.week_of(d) for d in rolled.touched_days})
-    checked = {"post_hourly": ("day", days)} | {
-        table: (refresh.ROLLUP_KEYS[g], [w.isoformat() for w in weeks] if g == "week" else days)
-        for g, table in refresh.ROLLUP_TABLES.items()
-    }
-    for table, (key, values) in checked.items():
-        dupes = checks.duplicate_keys(wh, table, key, values)
+    by_key = {"day": days, "week": [w.isoformat() for w in weeks]}
+    checked = {t.name: by_key[str(t.partition_key)] for t in (POST_HOURLY_TABLE, *ROLLUPS.values())}
+    for table, values in checked.items():
+        dupes = checks.duplicate_keys(wh, table, values)
         yield dg.AssetCheckResult(
             check_name="no_duplicate_keys",
             asset_key=table,
             passed=dupes.is_empty(),
             metadata={"partitions_checked": len(values), "duplicates": dupes.height},
         )
-    accounts_path = storage.partition_path(wh, "catalog_accounts", None, None)
-    accounts = pl.read_parquet(accounts_path)
-    for table, (key, values) in list(checked.items())[1:]:
-        rows = checks.read_partitions(wh, table, key, values)
+    accounts = storage.read(wh, CATALOG_ACCOUNTS_TABLE)
+    for table, values in list(checked.items())[1:]:
+        rows = storage.read(wh, table, values)
         bad = checks.children_disagree(rows, accounts)
         yield dg.AssetCheckResult(
             check_name="children_sum_to_parent",
@@ -200,7 +196,7 @@ def _checks(warehouse: WarehouseResource, rolled: refresh.RollupResult):
                 "first_mismatches": dg.MetadataValue.json(bad.head(5).rows()),
             },
         )
-        off = checks.rollups_disagree_with_hourly(wh, table, key, values)
+        off = checks.rollups_disagree_with_hourly(wh, table, values)
         yield dg.AssetCheckResult(
             check_name="matches_post_hourly",
             asset_key=table,
@@ -216,7 +212,7 @@ def _checks(warehouse: WarehouseResource, rolled: refresh.RollupResult):
     bad = checks.weeks_disagree(wh, weeks)
     yield dg.AssetCheckResult(
         check_name="granularities_agree",
-        asset_key="rollup_week",
+        asset_key=ROLLUPS["week"].name,
         passed=bad.is_empty(),
         metadata={"weeks_checked": len(weeks), "mismatches": bad.height},
     )

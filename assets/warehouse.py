@@ -5,24 +5,18 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
+from assets.ingest import CATALOG_TABLES, catalog
 from assets.partitions import landing_partitions
 from assets.resources import WarehouseResource
 from metrics import faults
+from metrics.model.tables import TABLES
 from metrics.warehouse import storage
 
-VIEW_SOURCES = [
-    "catalog",
-    "post_observations",
-    "period_observations",
-    "follower_observations",
-    "post_sightings",
-    "quarantine",
-    "posts",
-    "post_hourly",
-    "rollup_hour",
-    "rollup_day",
-    "rollup_week",
-]
+# One view per registry table, so the views asset follows every asset that writes one: the
+# catalog asset for the catalog tables, the table's own asset for every other.
+VIEW_SOURCES: list[dg.AssetKey] = list(
+    dict.fromkeys(catalog.key if t in CATALOG_TABLES else dg.AssetKey(t.name) for t in TABLES)
+)
 
 
 @dg.asset(
@@ -50,7 +44,7 @@ def warehouse_views(
     path = storage.rebuild_views(warehouse.warehouse)
     faults.point("views.written")
     manifest = storage.write_manifest(warehouse.warehouse)
-    tables = storage.tables_on_disk(warehouse.warehouse)
+    tables = [t.name for t in TABLES]
     lag = timedelta(hours=float(os.environ.get("METRICS_FRESHNESS_LAG_HOURS", "36")))
     newest_end = datetime.combine(
         date.fromisoformat(context.partition_keys[-1]) + timedelta(days=1),

@@ -50,7 +50,8 @@ def run(
 
 
 def table(warehouse: Path, name: str) -> pl.DataFrame:
-    return storage.scan(warehouse, name).collect()
+    """A whole table as the pipeline wrote it, hive key included (metrics/warehouse/storage.py)."""
+    return storage.read(warehouse, name)
 
 
 def parquet_digests(warehouse: Path) -> dict[str, str]:

@@ -66,11 +66,11 @@ def test_children_sum_to_parent_passes_and_fails() -> None:
 def test_duplicate_keys_found(tmp_path: Path) -> None:
     df = tree(1, 1)
     storage.write_partition(tmp_path, "rollup_hour", df, "day", "2026-03-02")
-    assert checks.duplicate_keys(tmp_path, "rollup_hour", "day", ["2026-03-02"]).is_empty()
+    assert checks.duplicate_keys(tmp_path, "rollup_hour", ["2026-03-02"]).is_empty()
     storage.write_partition(
         tmp_path, "rollup_hour", pl.concat([df, df.head(1)]), "day", "2026-03-02"
     )
-    dupes = checks.duplicate_keys(tmp_path, "rollup_hour", "day", ["2026-03-02"])
+    dupes = checks.duplicate_keys(tmp_path, "rollup_hour", ["2026-03-02"])
     assert dupes.select("id", "len").rows() == [("pst_1", 2)]
 
 

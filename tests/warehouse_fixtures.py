@@ -18,7 +18,18 @@ import polars as pl
 
 from metrics.ingest.catalog import parse_snapshot
 from metrics.model.measures import POST_METRICS
-from metrics.model.tables import FOLLOWER_OBSERVATIONS, POST_HOURLY, POSTS
+from metrics.model.tables import (
+    CATALOG_ACCOUNTS_TABLE,
+    CATALOG_ENTITIES_TABLE,
+    FOLLOWER_OBSERVATIONS,
+    FOLLOWER_OBSERVATIONS_TABLE,
+    POST_HOURLY,
+    POST_HOURLY_TABLE,
+    POSTS,
+    POSTS_TABLE,
+    ROLLUPS,
+    Table,
+)
 from metrics.transform.rollups import build_rollups
 from metrics.warehouse import storage
 
@@ -81,11 +92,13 @@ def _followers_frame(rows: Iterable[FollowerRow]) -> pl.DataFrame:
     return pl.DataFrame(records, schema=FOLLOWER_OBSERVATIONS)
 
 
-def _write_by(warehouse: Path, table: str, frame: pl.DataFrame, key: str, expr: pl.Expr) -> None:
-    """Replace the table's partitions with `frame` split by `key` = `expr` (a date)."""
+def _write_by(warehouse: Path, table: Table, frame: pl.DataFrame, expr: pl.Expr) -> None:
+    """Replace the table's partitions with `frame` split by its hive key = `expr` (a date)."""
     keyed = frame.with_columns(expr.dt.date().cast(pl.String).alias("_key"))
     for (value,), part in keyed.partition_by("_key", as_dict=True).items():
-        storage.write_partition(warehouse, table, part.drop("_key"), key, str(value))
+        storage.write_partition(
+            warehouse, table, part.drop("_key"), table.partition_key, str(value)
+        )
 
 
 def write_frames(
@@ -102,14 +115,14 @@ def write_frames(
     if parquet.is_dir():
         for old in parquet.rglob("*.parquet"):
             old.unlink()
-    storage.write_partition(root, "catalog_entities", entities)
-    storage.write_partition(root, "catalog_accounts", accounts)
-    storage.write_partition(root, "posts", posts)
-    _write_by(root, "post_hourly", hourly, "day", pl.col("hour"))
-    _write_by(root, "follower_observations", followers, "landing_date", pl.col("collected_at"))
-    for granularity, key in (("hour", "day"), ("day", "day"), ("week", "week")):
+    storage.write_partition(root, CATALOG_ENTITIES_TABLE, entities)
+    storage.write_partition(root, CATALOG_ACCOUNTS_TABLE, accounts)
+    storage.write_partition(root, POSTS_TABLE, posts)
+    _write_by(root, POST_HOURLY_TABLE, hourly, pl.col("hour"))
+    _write_by(root, FOLLOWER_OBSERVATIONS_TABLE, followers, pl.col("collected_at"))
+    for granularity, table in ROLLUPS.items():
         rollup = build_rollups(hourly, posts, accounts, followers, granularity=granularity)
-        _write_by(root, f"rollup_{granularity}", rollup, key, pl.col("bucket_start"))
+        _write_by(root, table, rollup, pl.col("bucket_start"))
     storage.write_manifest(root)
     return root
 

@@ -9,6 +9,7 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+from metrics.model.tables import QUARANTINE_TABLE, ROLLUPS
 from metrics.warehouse import storage
 
 DAYS_SHOWN = 10
@@ -20,7 +21,7 @@ SAMPLE += ["--start", "2026-03-02"]
 def print_summary(warehouse: Path, console: Console | None = None) -> None:
     """Quarantine by reason, then one project's daily views straight from `rollup_day`."""
     console = console or Console()
-    quarantine = storage.scan(warehouse, "quarantine").collect()
+    quarantine = storage.read(warehouse, QUARANTINE_TABLE)
     reasons = quarantine.group_by("reason").len().sort("reason")
     table = Table(title="quarantine by reason")
     table.add_column("reason")
@@ -29,7 +30,7 @@ def print_summary(warehouse: Path, console: Console | None = None) -> None:
         table.add_row(reason, str(n))
     console.print(table)
 
-    days = storage.scan(warehouse, "rollup_day").filter(pl.col("scope") == "project").collect()
+    days = storage.scan(warehouse, ROLLUPS["day"]).filter(pl.col("scope") == "project").collect()
     if days.is_empty():
         console.print("no project rows in rollup_day yet")
         return

@@ -15,16 +15,9 @@ import orjson
 import polars as pl
 
 from metrics.ingest import layout
-from metrics.model.tables import CATALOG_ACCOUNTS
+from metrics.model.tables import CATALOG_ACCOUNTS, CATALOG_ENTITIES
 
-ENTITIES: dict[str, pl.DataType] = {
-    "id": pl.String(),
-    "kind": pl.String(),
-    "name": pl.String(),
-    "org_id": pl.String(),
-    "project_id": pl.String(),
-    "project_layer_id": pl.String(),
-}
+ENTITIES = CATALOG_ENTITIES
 
 
 class CatalogError(ValueError):

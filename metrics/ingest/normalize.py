@@ -29,10 +29,16 @@ from metrics.model.platforms import PLATFORMS
 from metrics.model.scopes import native_id_expr
 from metrics.model.tables import (
     FOLLOWER_OBSERVATIONS,
+    FOLLOWER_OBSERVATIONS_TABLE,
+    NORMALIZED,
     PERIOD_OBSERVATIONS,
+    PERIOD_OBSERVATIONS_TABLE,
     POST_OBSERVATIONS,
+    POST_OBSERVATIONS_TABLE,
     POST_SIGHTINGS,
+    POST_SIGHTINGS_TABLE,
     QUARANTINE,
+    QUARANTINE_TABLE,
     UTC_TS,
 )
 
@@ -45,13 +51,8 @@ DEFAULT_MAX_LINE_BYTES = 16 << 20
 RAW_PREFIX_BYTES = 4096
 PACIFIC = "America/Los_Angeles"
 
-NORMALIZED_TABLES = (
-    "post_observations",
-    "period_observations",
-    "follower_observations",
-    "post_sightings",
-    "quarantine",
-)
+# What a landing partition normalizes into, in writing order (from the registry).
+NORMALIZED_TABLES = tuple(t.name for t in NORMALIZED)
 
 
 @dataclass
@@ -541,15 +542,15 @@ def _merge(landing_date: date, chunks: list[_Chunk]) -> NormalizedPartition:
         order, maintain_order=True
     )
     tables = {
-        "post_observations": snapshots.select(list(POST_OBSERVATIONS)),
-        "period_observations": table(
+        POST_OBSERVATIONS_TABLE.name: snapshots.select(list(POST_OBSERVATIONS)),
+        PERIOD_OBSERVATIONS_TABLE.name: table(
             "periods", ["platform_post_id", "day", "collected_at", "landing_file", "line"]
         ),
-        "follower_observations": table(
+        FOLLOWER_OBSERVATIONS_TABLE.name: table(
             "followers", ["social_account_id", "collected_at", "landing_file", "line"]
         ),
-        "post_sightings": _sightings(seen),
-        "quarantine": pl.concat([c.quarantine for c in chunks]).sort(
+        POST_SIGHTINGS_TABLE.name: _sightings(seen),
+        QUARANTINE_TABLE.name: pl.concat([c.quarantine for c in chunks]).sort(
             ["landing_file", "line", "record", "reason", "detail", "raw"], nulls_last=False
         ),
     }

@@ -28,7 +28,14 @@ from metrics.ingest.normalize import (
     landing_files,
     normalize_partition,
 )
-from metrics.model.tables import POST_SIGHTINGS, POSTS
+from metrics.model.tables import (
+    CATALOG_ACCOUNTS_TABLE,
+    CATALOG_ENTITIES_TABLE,
+    POST_SIGHTINGS,
+    POST_SIGHTINGS_TABLE,
+    POSTS,
+    POSTS_TABLE,
+)
 from metrics.warehouse import ledger, storage
 
 
@@ -144,9 +151,9 @@ def normalize_landing_dates(
 def write_catalog_tables(raw: Path, warehouse: Path) -> Catalog:
     """Publish the newest catalog as `catalog_entities` and `catalog_accounts`."""
     catalog = load_catalog(raw)
-    storage.write_partition(warehouse, "catalog_entities", catalog.entities)
+    storage.write_partition(warehouse, CATALOG_ENTITIES_TABLE, catalog.entities)
     faults.point("catalog.entities_written")
-    storage.write_partition(warehouse, "catalog_accounts", catalog.accounts)
+    storage.write_partition(warehouse, CATALOG_ACCOUNTS_TABLE, catalog.accounts)
     return catalog
 
 
@@ -156,11 +163,11 @@ def rebuild_posts(warehouse: Path) -> pl.DataFrame:
     Sightings are one row per post per landing date, so this reads a table the size of
     posts × landing dates, never the observations.
     """
-    if not storage.partition_values(warehouse, "post_sightings", "landing_date"):
-        posts = pl.DataFrame(schema=POSTS)
+    if not storage.partition_values(warehouse, POST_SIGHTINGS_TABLE, "landing_date"):
+        posts = POSTS_TABLE.empty()
     else:
         order = ["collected_at", "landing_file", "line"]
-        sightings = storage.scan(warehouse, "post_sightings").select(
+        sightings = storage.scan(warehouse, POST_SIGHTINGS_TABLE).select(
             *POST_SIGHTINGS, "landing_date"
         )
         published = (
@@ -190,6 +197,6 @@ def rebuild_posts(warehouse: Path) -> pl.DataFrame:
             .sort("platform_post_id")
             .collect()
         )
-    storage.write_partition(warehouse, "posts", posts)
+    storage.write_partition(warehouse, POSTS_TABLE, posts)
     faults.point("posts.written")
     return posts

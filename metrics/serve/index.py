@@ -32,14 +32,21 @@ import polars as pl
 
 from metrics.model import scopes
 from metrics.model.measures import ADDITIVE, POST_METRICS
+from metrics.model.tables import (
+    CATALOG_ACCOUNTS_TABLE,
+    CATALOG_ENTITIES_TABLE,
+    POSTS_TABLE,
+    ROLLUPS,
+    Table,
+)
 from metrics.serve.window import DAY, EPOCH_MONDAY, HOUR, WEEK
 from metrics.warehouse import storage
 
 # Coarsest first: (rollup, bucket length, an instant on a bucket edge).
-_GRAINS: tuple[tuple[str, int, int], ...] = (
-    ("rollup_week", WEEK, EPOCH_MONDAY),
-    ("rollup_day", DAY, 0),
-    ("rollup_hour", HOUR, 0),
+_GRAINS: tuple[tuple[Table, int, int], ...] = (
+    (ROLLUPS["week"], WEEK, EPOCH_MONDAY),
+    (ROLLUPS["day"], DAY, 0),
+    (ROLLUPS["hour"], HOUR, 0),
 )
 _HOUR_BITS = 21  # hours since 1970 stay below 2**21 until 2209
 _LEVELS: tuple[tuple[str, str], ...] = tuple((s.name, s.id_column) for s in reversed(scopes.TREE))
@@ -134,15 +141,6 @@ def read_manifest(warehouse: Path) -> dict[str, str | None]:
         return {}
 
 
-def _read(warehouse: Path, table: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """The table's columns in `schema`; empty when the table has no file yet."""
-    base = storage.table_dir(warehouse, table)
-    files = sorted(base.glob("**/*.parquet")) if base.is_dir() else []
-    if not files:
-        return pl.DataFrame(schema=schema)
-    return pl.read_parquet(files, columns=list(schema)).cast(schema)  # type: ignore[arg-type]
-
-
 def _grain(frame: pl.DataFrame) -> Grain:
     frame = frame.with_columns(pl.col("bucket_start").dt.epoch("s")).sort(
         "scope", "id", "bucket_start"
@@ -219,36 +217,27 @@ def _activity(lineage: pl.DataFrame, hourly: pl.DataFrame) -> Activity:
     return Activity(keys, first, last, ranges)
 
 
-_STRINGS = pl.String()
-_ROLLUP_COLUMNS: dict[str, pl.DataType] = {
-    "scope": _STRINGS,
-    "id": _STRINGS,
-    "bucket_start": pl.Datetime("us", "UTC"),
-    **dict.fromkeys([*ADDITIVE, "followers", "follower_delta"], pl.Int64()),
-}
+_ROLLUP_COLUMNS = ("scope", "id", "bucket_start", *ADDITIVE, "followers", "follower_delta")
 
 
 def load(warehouse: Path) -> Index:
     """Read one version of the warehouse; missing tables read as empty (all answers zero)."""
     manifest = read_manifest(warehouse)
-    entities = _read(
+    read = storage.read
+    entities = read(
+        warehouse, CATALOG_ENTITIES_TABLE, columns=["id", "kind", "org_id", "project_id"]
+    )
+    accounts = read(
         warehouse,
-        "catalog_entities",
-        dict.fromkeys(["id", "kind", "org_id", "project_id"], _STRINGS),
+        CATALOG_ACCOUNTS_TABLE,
+        columns=["social_account_id", "project_layer_id", "project_id", "org_id"],
     )
-    accounts = _read(
-        warehouse,
-        "catalog_accounts",
-        dict.fromkeys(["social_account_id", "project_layer_id", "project_id", "org_id"], _STRINGS),
-    )
-    posts = _read(
-        warehouse, "posts", dict.fromkeys(["platform_post_id", "social_account_id"], _STRINGS)
-    )
+    posts = read(warehouse, POSTS_TABLE, columns=["platform_post_id", "social_account_id"])
     lineage = _lineage(accounts, posts)
     grains = []
     for table, length, origin in _GRAINS:  # one table in memory at a time
-        frame = _read(warehouse, table, _ROLLUP_COLUMNS)
-        if table == "rollup_hour":
+        frame = read(warehouse, table, columns=_ROLLUP_COLUMNS)
+        if table is ROLLUPS["hour"]:
             activity = _activity(lineage, frame)
         if frame.height:
             grains.append((_grain(frame), length, origin))

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import polars as pl
 
-from metrics.model import scopes
+from metrics.model import scopes, tables
 from metrics.model.measures import ADDITIVE, POST_METRICS
-from metrics.model.tables import POST_HOURLY, ROLLUP
+from metrics.model.tables import POST_HOURLY_TABLE, ROLLUPS
 from metrics.warehouse import storage
 
 # (child scope, parent scope, the parent's id column), bottom up.
@@ -23,20 +23,15 @@ PARENTS: tuple[tuple[str, str, str], ...] = tuple(
 )
 
 
-def read_partitions(warehouse: Path, table: str, key: str, values: list[str]) -> pl.DataFrame:
-    files = [
-        str(p) for v in values if (p := storage.partition_path(warehouse, table, key, v)).exists()
-    ]
-    return pl.read_parquet(files) if files else pl.DataFrame()
-
-
-def duplicate_keys(warehouse: Path, table: str, key: str, values: list[str]) -> pl.DataFrame:
+def duplicate_keys(warehouse: Path, table: str, values: list[str]) -> pl.DataFrame:
     """Keys that appear more than once in the given partitions (there must be none)."""
-    df = read_partitions(warehouse, table, key, values)
+    df = storage.read(warehouse, table, values)
     if df.is_empty():
         return df
     keys = (
-        ["platform_post_id", "hour"] if table == "post_hourly" else ["scope", "id", "bucket_start"]
+        ["platform_post_id", "hour"]
+        if table == POST_HOURLY_TABLE.name
+        else ["scope", "id", "bucket_start"]
     )
     return df.group_by(keys).len().filter(pl.col("len") > 1)
 
@@ -47,9 +42,9 @@ def weeks_disagree(warehouse: Path, weeks: list[date]) -> pl.DataFrame:
         return pl.DataFrame()
     days = [(w + timedelta(days=i)).isoformat() for w in weeks for i in range(7)]
     frames = {
-        "hour": read_partitions(warehouse, "rollup_hour", "day", days),
-        "day": read_partitions(warehouse, "rollup_day", "day", days),
-        "week": read_partitions(warehouse, "rollup_week", "week", [w.isoformat() for w in weeks]),
+        "hour": storage.read(warehouse, ROLLUPS["hour"], days),
+        "day": storage.read(warehouse, ROLLUPS["day"], days),
+        "week": storage.read(warehouse, ROLLUPS["week"], [w.isoformat() for w in weeks]),
     }
     keys = ["scope", "id", "week"]
     totals = {
@@ -99,7 +94,7 @@ def children_disagree(rollup: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFr
     return pl.concat(bad)
 
 
-BUCKET = {"rollup_hour": "1h", "rollup_day": "1d", "rollup_week": "1w"}
+BUCKET = {ROLLUPS["hour"].name: "1h", ROLLUPS["day"].name: "1d", ROLLUPS["week"].name: "1w"}
 
 
 def _post_sums(frame: pl.DataFrame, time_col: str, every: str) -> pl.LazyFrame:
@@ -114,9 +109,7 @@ def _post_sums(frame: pl.DataFrame, time_col: str, every: str) -> pl.LazyFrame:
     )
 
 
-def rollups_disagree_with_hourly(
-    warehouse: Path, table: str, key: str, values: list[str]
-) -> pl.DataFrame:
+def rollups_disagree_with_hourly(warehouse: Path, table: str, values: list[str]) -> pl.DataFrame:
     """(post, bucket) whose `platform_post` rollup row differs from the sum of its `post_hourly`
     rows, over the given partitions of `table`: the rollups must say what the hours say.
 
@@ -125,13 +118,11 @@ def rollups_disagree_with_hourly(
     """
     days = (
         [(date.fromisoformat(v) + timedelta(days=i)).isoformat() for v in values for i in range(7)]
-        if key == "week"
+        if tables.table(table).partition_key == "week"
         else list(values)
     )
-    hourly = read_partitions(warehouse, "post_hourly", "day", days)
-    rollup = read_partitions(warehouse, table, key, values)
-    hourly = hourly if not hourly.is_empty() else pl.DataFrame(schema=POST_HOURLY)
-    rollup = rollup if not rollup.is_empty() else pl.DataFrame(schema=ROLLUP)
+    hourly = storage.read(warehouse, POST_HOURLY_TABLE, days)
+    rollup = storage.read(warehouse, table, values)
     from_hours = _post_sums(hourly, "hour", BUCKET[table])
     from_rollup = _post_sums(
         rollup.filter(pl.col("scope") == scopes.POST.name).with_columns(

@@ -21,24 +21,31 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
+from metrics.model import tables
+from metrics.model.tables import Table
+
 PART_FILE = "part-0.parquet"
 DUCKDB_FILE = "metrics.duckdb"
 MANIFEST_FILE = "manifest.json"
-OBSERVATION_TABLES = ("post_observations", "period_observations", "follower_observations")
+OBSERVATION_TABLES = tuple(t.name for t in tables.OBSERVATIONS)
 
 # Hive keys that are dates, so DuckDB and polars read them as DATE, not strings.
-DATE_KEYS = ("landing_date", "day", "week")
+DATE_KEYS = tables.DATE_KEYS
+
+
+def _name(table: Table | str) -> str:
+    return table.name if isinstance(table, Table) else table
 
 
 def parquet_root(warehouse: Path) -> Path:
     return warehouse / "parquet"
 
 
-def table_dir(warehouse: Path, table: str) -> Path:
-    return parquet_root(warehouse) / table
+def table_dir(warehouse: Path, table: Table | str) -> Path:
+    return parquet_root(warehouse) / _name(table)
 
 
-def partition_path(warehouse: Path, table: str, key: str | None, value: str | None) -> Path:
+def partition_path(warehouse: Path, table: Table | str, key: str | None, value: str | None) -> Path:
     base = table_dir(warehouse, table)
     return (base / f"{key}={value}" if key else base) / PART_FILE
 
@@ -65,14 +72,18 @@ def write_parquet_atomic(df: pl.DataFrame, path: Path) -> int:
 
 
 def write_partition(
-    warehouse: Path, table: str, df: pl.DataFrame, key: str | None = None, value: str | None = None
+    warehouse: Path,
+    table: Table | str,
+    df: pl.DataFrame,
+    key: str | None = None,
+    value: str | None = None,
 ) -> tuple[Path, int]:
     """Replace one partition (or the whole unpartitioned table) with `df`."""
     path = partition_path(warehouse, table, key, value)
     return path, write_parquet_atomic(df, path)
 
 
-def remove_partitions(warehouse: Path, table: str, key: str, values: Iterable[str]) -> None:
+def remove_partitions(warehouse: Path, table: Table | str, key: str, values: Iterable[str]) -> None:
     """Drop partitions that a rebuild no longer produces (their file first, then the folder)."""
     for value in values:
         path = partition_path(warehouse, table, key, value)
@@ -81,7 +92,7 @@ def remove_partitions(warehouse: Path, table: str, key: str, values: Iterable[st
             path.parent.rmdir()
 
 
-def partition_values(warehouse: Path, table: str, key: str) -> list[str]:
+def partition_values(warehouse: Path, table: Table | str, key: str) -> list[str]:
     """The values of `key` that have a partition file, sorted."""
     base = table_dir(warehouse, table)
     if not base.is_dir():
@@ -94,16 +105,48 @@ def partition_values(warehouse: Path, table: str, key: str) -> list[str]:
     )
 
 
-def glob(warehouse: Path, table: str) -> str:
+def glob(warehouse: Path, table: Table | str) -> str:
     """The path pattern an analyst pastes into DuckDB's read_parquet or polars' scan_parquet."""
     base = table_dir(warehouse, table)
     partitioned = base.is_dir() and any(p.is_dir() for p in base.iterdir())
     return str(base / "**" / "*.parquet") if partitioned else str(base / PART_FILE)
 
 
-def scan(warehouse: Path, table: str) -> pl.LazyFrame:
-    """Lazy polars scan of a table with its hive keys typed."""
-    return pl.scan_parquet(glob(warehouse, table), hive_partitioning=True)
+def scan(warehouse: Path, table: Table | str, values: Iterable[str] | None = None) -> pl.LazyFrame:
+    """The one way to read a table: a lazy scan of all of it, or of the partitions whose key has
+    one of `values`, with the file columns then the hive key (typed as the registry says).
+
+    A table, or a partition, without a file reads as nothing: an absent table is an empty frame
+    with the registry's schema, never an error.
+    """
+    entry = tables.table(_name(table))
+    key = entry.partition
+    if key is None:
+        path = partition_path(warehouse, entry, None, None)
+        files = [path] if path.is_file() else []
+    else:
+        wanted = partition_values(warehouse, entry, key.name) if values is None else values
+        files = [
+            path
+            for value in wanted
+            if (path := partition_path(warehouse, entry, key.name, value)).is_file()
+        ]
+    if not files:
+        return pl.LazyFrame(schema=entry.read_schema)
+    if key is None:
+        return pl.scan_parquet(files)
+    return pl.scan_parquet(files, hive_partitioning=True, hive_schema={key.name: key.dtype})
+
+
+def read(
+    warehouse: Path,
+    table: Table | str,
+    values: Iterable[str] | None = None,
+    columns: Iterable[str] | None = None,
+) -> pl.DataFrame:
+    """`scan` collected: the table or the given partitions, optionally only some columns."""
+    frame = scan(warehouse, table, values)
+    return (frame.select(list(columns)) if columns is not None else frame).collect()
 
 
 def tables_on_disk(warehouse: Path) -> list[str]:
@@ -113,8 +156,23 @@ def tables_on_disk(warehouse: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.rglob("*.parquet")))
 
 
+def _view_query(warehouse: Path, entry: Table, on_disk: set[str]) -> str:
+    """The Parquet files of a table, or, before it has any, no rows with the registry's columns."""
+    if entry.name in on_disk:
+        pattern = glob(warehouse, entry).replace("'", "''")
+        return (
+            f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, "
+            "union_by_name = true)"
+        )
+    columns = ", ".join(
+        f'CAST(NULL AS {tables.sql_type(dtype)}) AS "{name}"'
+        for name, dtype in entry.read_schema.items()
+    )
+    return f"SELECT {columns} WHERE false"
+
+
 def rebuild_views(warehouse: Path) -> Path:
-    """Rebuild `metrics.duckdb` (one view per table) aside, then swap it in atomically.
+    """Rebuild `metrics.duckdb` (one view per registry table) aside, then swap it in atomically.
 
     Views use absolute paths so the file works from any working directory; readers that hold the
     old file open keep reading it until they reconnect.
@@ -125,11 +183,10 @@ def rebuild_views(warehouse: Path) -> Path:
     try:
         con = duckdb.connect(str(tmp))
         try:
-            for table in tables_on_disk(warehouse):
-                pattern = glob(warehouse, table).replace("'", "''")
+            on_disk = set(tables_on_disk(warehouse))
+            for entry in tables.TABLES:
                 con.execute(
-                    f"CREATE VIEW \"{table}\" AS SELECT * FROM read_parquet('{pattern}', "
-                    "hive_partitioning = true, union_by_name = true)"
+                    f'CREATE VIEW "{entry.name}" AS {_view_query(warehouse, entry, on_disk)}'
                 )
             con.execute("CHECKPOINT")
         finally:
@@ -148,8 +205,8 @@ def as_of(warehouse: Path) -> str | None:
     than a scan of every observation.
     """
     latest = None
-    for table in OBSERVATION_TABLES:
-        for path in sorted(table_dir(warehouse, table).glob("*/" + PART_FILE)):
+    for entry in tables.OBSERVATIONS:
+        for path in sorted(table_dir(warehouse, entry).glob("*/" + PART_FILE)):
             meta = pq.ParquetFile(path).metadata
             column = meta.schema.to_arrow_schema().get_field_index("collected_at")
             for group in range(meta.num_row_groups):
