@@ -190,7 +190,9 @@ class Peer:
             """CREATE TABLE pub AS SELECT * EXCLUDE (published_at), published_at FROM lineage
             WHERE published_at IS NOT NULL ORDER BY org_id, project_id, published_at"""
         )
-        self.rows = self.con.execute("SELECT count(*) FROM ph").fetchone()[0]
+        count = self.con.execute("SELECT count(*) FROM ph").fetchone()
+        assert count is not None  # count(*) always returns one row
+        self.rows = count[0]
         self._sql: dict[tuple[str, str], str] = {}
 
     def _statement(self, scope: str, granularity: str) -> str:
@@ -290,8 +292,7 @@ def request_shapes(
     until = as_of.date() + timedelta(days=1)
     pick = random.Random(seed)
     entities = _read(warehouse, "catalog_entities")
-    projects = entities.filter(pl.col("kind") == "project").select("org_id", "id").sort("id")
-    projects = projects.rows()
+    projects = entities.filter(pl.col("kind") == "project").select("org_id", "id").sort("id").rows()
     orgs = sorted({org for org, _ in projects})
     project_of_org = {org: min(p for o, p in projects if o == org) for org in orgs}
     accounts = _read(warehouse, "catalog_accounts").select(

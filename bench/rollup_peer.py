@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import peak_rss_mb, record
 
-METRICS = ("views", "reach", "impressions", "likes", "comments", "shares", "saves")
+METRICS: tuple[str, ...] = ("views", "reach", "impressions", "likes", "comments", "shares", "saves")
 METRICS += ("watch_time_ms",)
 ADDITIVE = (*METRICS, "posts_published")
 ID_COLUMNS = ("org_id", "project_id", "project_layer_id", "social_account_id", "platform_post_id")
-ROLLUP_COLUMNS = ("scope", "id", "bucket_start", *ID_COLUMNS, *METRICS)
+ROLLUP_COLUMNS: tuple[str, ...] = ("scope", "id", "bucket_start", *ID_COLUMNS, *METRICS)
 ROLLUP_COLUMNS += ("followers", "follower_delta", "posts_published")
 HOURLY_COLUMNS = ("platform_post_id", "hour", *METRICS)
 TABLES = {

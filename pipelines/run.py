@@ -287,7 +287,8 @@ class RunStopped(KeyboardInterrupt):
 
 
 def job_pools(job: dg.JobDefinition) -> set[str]:
-    return {node.definition.pool for node in job.graph.nodes if node.definition.pool}
+    # `pools` is on every NodeDefinition; for an op it is {pool}, or {} when the op has none.
+    return {pool for node in job.graph.nodes for pool in node.definition.pools}
 
 
 def wait_for_pools(instance: dg.DagsterInstance, pools: Iterable[str], timeout: float) -> None:

@@ -16,8 +16,10 @@ from metrics.transform.apportion import MAX_ABS_VALUE, apportion, apportion_fram
 LA = ZoneInfo("America/Los_Angeles")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def shares(result: list[tuple[datetime, int]]) -> list[int]:
@@ -141,7 +143,9 @@ def test_frame_sums_per_key_and_hour() -> None:
         ("a", utc(2026, 1, 1, 1), 9, 1),
         ("a", utc(2026, 1, 1, 2), 2, 0),
     ]
-    assert got.schema == pl.Schema({"k": pl.String, "hour": UTC_TS, "x": pl.Int64, "y": pl.Int64})
+    assert got.schema == pl.Schema(
+        {"k": pl.String(), "hour": UTC_TS, "x": pl.Int64(), "y": pl.Int64()}
+    )
 
 
 def test_frame_rejects_backwards_interval() -> None:

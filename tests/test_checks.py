@@ -15,7 +15,7 @@ T = datetime(2026, 3, 2, 5, tzinfo=UTC)  # a Monday
 
 
 def row(scope: str, id_: str, views: int, **ids: str) -> dict:
-    base = dict.fromkeys(ROLLUP, 0)
+    base: dict[str, object] = dict.fromkeys(ROLLUP, 0)
     base.update(
         scope=scope,
         id=id_,

@@ -129,7 +129,8 @@ def test_keys_create_list_revoke(run, tmp_path):
     code, other, _ = run(
         "keys", "create", "--org", "org_a", "--scope", "ads:read", "--keys-file", str(path)
     )
-    assert keys.KeyRing(path).lookup(other.strip()).scopes == ("ads:read",)
+    key = keys.KeyRing(path).lookup(other.strip())
+    assert key is not None and key.scopes == ("ads:read",)
     assert run("keys", "create", "--org", "prj_a1", "--keys-file", str(path))[0] == 2
 
 

@@ -37,6 +37,7 @@ def test_definitions_load_with_the_expected_assets_and_groups() -> None:
     graph = defs.resolve_asset_graph()
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert groups == EXPECTED_ASSETS
+    assert defs.schedules is not None and defs.sensors is not None
     assert [s.name for s in defs.schedules] == ["nightly_schedule"]
     assert [s.name for s in defs.sensors] == ["landing_files_sensor"]
     assert defs.resolve_job_def("landing_job") is not None
@@ -54,7 +55,9 @@ def test_nightly_schedule_requests_yesterday_at_two_utc() -> None:
         scheduled_execution_time=datetime(2026, 3, 6, 2, 0, tzinfo=UTC),
         repository_def=defs.get_repository_def(),
     )
-    [request] = schedule.evaluate_tick(context).run_requests
+    requests = schedule.evaluate_tick(context).run_requests
+    assert requests is not None
+    [request] = requests
     assert request.partition_key == "2026-03-05"
 
 

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Hashable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -273,7 +274,7 @@ def _reference(out: Path) -> tuple[dict, dict, set]:
     published: dict[str, str] = {}
     gauges: dict[str, tuple] = {}
 
-    def keep(slot: dict, name: str, key: tuple, value: object) -> None:
+    def keep(slot: dict, name: Hashable, key: tuple, value: object) -> None:
         if name not in slot or slot[name][0] < key:
             slot[name] = (key, value)
 
@@ -289,6 +290,7 @@ def _reference(out: Path) -> tuple[dict, dict, set]:
             if reason:
                 bad.add((rel, n, None, reason))
                 continue
+            assert isinstance(env, dict)  # no reason: _line_reason found a valid envelope
             platform, endpoint, body = env["platform"], env["endpoint"], env["response"]
             key = (int(datetime.fromisoformat(env["collected_at"]).timestamp()), rel, n)
             records = {

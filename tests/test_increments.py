@@ -272,7 +272,7 @@ def reference(
         by_post[post].append(r)
     for post, snaps in by_post.items():
         for m in METRICS:
-            known = [(r["collected_at"], r.get(m)) for r in snaps if r.get(m) is not None]
+            known = [(r["collected_at"], r[m]) for r in snaps if r.get(m) is not None]
             if not known:
                 continue
             t1, v1 = known[0]

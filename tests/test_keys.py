@@ -21,6 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 GOOD_HASH = "a" * 64
 
 
+def org_of(ring: keys.KeyRing, secret: str) -> str:
+    key = ring.lookup(secret)
+    assert key is not None, "no live key for the secret"
+    return key.org_id
+
+
 def entry(**changes) -> dict:
     row = {
         "id": "0123456789ab",
@@ -53,7 +59,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypat
         keys.create(path, "org_b")
     assert path.read_bytes() == before
     assert temp_files(tmp_path) == []
-    assert keys.KeyRing(path).lookup(secret).org_id == "org_a"
+    assert org_of(keys.KeyRing(path), secret) == "org_a"
 
 
 # Run in a child process: `keys.create` whose write is cut after half the bytes by SIGKILL,
@@ -94,11 +100,11 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_intact(tmp_path):
     with pytest.raises(ValueError):
         json.loads((tmp_path / leftover).read_bytes())
     assert path.read_bytes() == before
-    assert keys.KeyRing(path).lookup(secret).org_id == "org_a"
+    assert org_of(keys.KeyRing(path), secret) == "org_a"
     # The next writer is not confused by the leftover.
     other, _ = keys.create(path, "org_b")
     ring = keys.KeyRing(path)
-    assert ring.lookup(secret).org_id == "org_a" and ring.lookup(other).org_id == "org_b"
+    assert org_of(ring, secret) == "org_a" and org_of(ring, other) == "org_b"
 
 
 def test_the_file_is_private_and_what_create_writes_is_valid(tmp_path):

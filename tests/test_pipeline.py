@@ -6,7 +6,7 @@ so every comparison here is against an oracle the pipeline never saw.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -83,8 +83,9 @@ def _totals(df: pl.DataFrame, start, end) -> pl.DataFrame:
 def test_granularities_agree_over_whole_weeks(built) -> None:
     _, warehouse, _ = built
     hour, day, week = (table(warehouse, t) for t in ("rollup_hour", "rollup_day", "rollup_week"))
-    start = week["bucket_start"].min()
-    end = week["bucket_start"].max() + timedelta(days=7)
+    start, last = week["bucket_start"].min(), week["bucket_start"].max()
+    assert isinstance(last, datetime)  # polars types max() as any scalar; a Datetime column
+    end = last + timedelta(days=7)
     assert _totals(hour, start, end).equals(_totals(day, start, end))
     assert _totals(day, start, end).equals(_totals(week, start, end))
 
@@ -170,8 +171,9 @@ def test_moved_account_carries_its_whole_history(built) -> None:
     posts_rows = roll.filter(pl.col("scope") == "platform_post")
     assert posts_rows.height > 0
     assert set(posts_rows["project_layer_id"]) == {move["to_layer"]}
-    earliest = roll["bucket_start"].min().date()
-    assert earliest < date.fromisoformat(move["landing_date"])
+    earliest = roll["bucket_start"].min()
+    assert isinstance(earliest, datetime)  # polars types min() as any scalar
+    assert earliest.date() < date.fromisoformat(move["landing_date"])
 
 
 def test_rerun_gives_identical_files(built, tmp_path: Path) -> None:
@@ -222,6 +224,7 @@ def test_every_asset_check_ran_and_passed(built, tmp_path: Path) -> None:
     assert all(e.passed for e in blocking), [e for e in blocking if not e.passed]
     [fresh] = [e for e in evaluations if e.check_name == "freshness"]
     behind = fresh.metadata["hours_behind"].value
+    assert isinstance(behind, int | float)  # a MetadataValue's value is any packable value
     assert fresh.passed == (0 <= behind <= 36)
 
 

@@ -238,7 +238,7 @@ class Reference:
         while h < end:
             hours.append(h)
             h += HOUR
-        if any(h.astimezone(zone).utcoffset() % HOUR for h in hours):
+        if any(_offset(h, zone) % HOUR for h in hours):
             return 422
         if self.project_org.get(project) != org:
             return 404
@@ -266,7 +266,7 @@ class Reference:
                 runs.append([h])
         series = []
         for run in runs:
-            row = {"bucket": label(run[0])}
+            row: dict[str, Any] = {"bucket": label(run[0])}
             row.update(self.values(key, names, run, run[0], run[-1] + HOUR))
             series.append(row)
         if label(start - HOUR) == label(start):
@@ -293,6 +293,12 @@ class Reference:
             "series": series,
             "totals": totals,
         }
+
+
+def _offset(t: datetime, zone: ZoneInfo) -> timedelta:
+    offset = t.astimezone(zone).utcoffset()
+    assert offset is not None  # an aware datetime in a ZoneInfo always has one
+    return offset
 
 
 def _as_input(rng: random.Random, t: datetime, zone: ZoneInfo) -> str | datetime:

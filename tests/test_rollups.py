@@ -12,15 +12,17 @@ import pytest
 
 from metrics.model import tables as schema
 from metrics.transform.followers import scope_follower_values_at
-from metrics.transform.rollups import build_rollups
+from metrics.transform.rollups import Granularity, build_rollups
 
 METRICS = schema.POST_METRICS
 ADDITIVE = [*METRICS, "posts_published"]
 STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def catalog(rows: list[tuple[str, str, str, str]]) -> pl.DataFrame:
@@ -231,7 +233,7 @@ def test_week_is_iso_monday() -> None:
 
 
 @pytest.mark.parametrize("granularity", ["hour", "day", "week"])
-def test_empty_inputs(granularity: str) -> None:
+def test_empty_inputs(granularity: Granularity) -> None:
     got = build_rollups(
         schema.empty(schema.POST_HOURLY),
         schema.empty(schema.POSTS),
@@ -283,7 +285,7 @@ def random_world(seed: int) -> dict[str, Any]:
     }
 
 
-def build(world: dict[str, Any], granularity: str, **overrides: Any) -> pl.DataFrame:
+def build(world: dict[str, Any], granularity: Granularity, **overrides: Any) -> pl.DataFrame:
     w = {**world, **overrides}
     return build_rollups(
         w["post_hourly"], w["posts"], w["accounts"], w["followers"], granularity=granularity
@@ -420,7 +422,7 @@ def test_followers_match_gauge(
 
 @pytest.mark.parametrize("granularity", ["hour", "day", "week"])
 def test_bucket_rebuilt_from_its_own_hours_is_identical(
-    world: dict[str, Any], built: dict[str, pl.DataFrame], granularity: str
+    world: dict[str, Any], built: dict[str, pl.DataFrame], granularity: Granularity
 ) -> None:
     full = built[granularity]
     starts = full["bucket_start"].unique().sort().to_list()

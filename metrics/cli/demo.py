@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -61,7 +61,9 @@ def _print_query(warehouse: Path, project: str, days: pl.DataFrame, console: Con
     from metrics.serve.query import connect
 
     org = days["org_id"][0]
-    last = days["bucket_start"].max().date()
+    latest = days["bucket_start"].max()
+    assert isinstance(latest, datetime)  # polars types max() as any scalar; a Datetime column
+    last = latest.date()
     since = (last - timedelta(days=6)).isoformat()
     until = (last + timedelta(days=1)).isoformat()
     body = connect(warehouse).query(

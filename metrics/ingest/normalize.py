@@ -334,7 +334,7 @@ def _normalize_lines(
         number = index + 1
         acc.lines_read += 1
         rejects_before = len(out.quarantine["line"])
-        if type(line) is _TooLong:
+        if isinstance(line, _TooLong):
             outcome: Reject | None = Reject(
                 "line_too_long",
                 f"a line of {line.size} bytes exceeds {MAX_LINE_ENV}={limit}; raw is its start",
@@ -342,10 +342,10 @@ def _normalize_lines(
             text = _text(line.prefix)
         else:
             outcome = _normalize_line(line, rel, number, folder, landing_end, catalog, out)
-            text = ""
+            text = _text(line) if isinstance(outcome, Reject) else ""
         if isinstance(outcome, Reject):
             acc.lines_quarantined += 1
-            out.reject(rel, number, None, outcome.reason, outcome.detail, text or _text(line))
+            out.reject(rel, number, None, outcome.reason, outcome.detail, text)
         else:
             acc.lines_used += 1
             acc.records_quarantined += len(out.quarantine["line"]) - rejects_before
@@ -411,7 +411,9 @@ def _frame(
 ) -> pl.DataFrame:
     """Typed frame from row tuples named by `columns`; epoch-second columns become UTC
     timestamps here, in one vectorized step."""
-    transposed = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
+    transposed: list[tuple[object, ...]] = (
+        list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    )
     data = {c: list(v) for c, v in zip(columns, transposed, strict=True)}
     df = pl.DataFrame(data, schema_overrides=adapters.RAW_TYPES, strict=False)
     ts_cols = [c for c in df.columns if c in adapters.EPOCH_COLUMNS]

@@ -251,7 +251,9 @@ def create_app(
         )
         return _error(422, problems)
 
-    errors = {status: {"model": ErrorBody} for status in (401, 403, 404, 422)}
+    errors: dict[int | str, dict[str, Any]] = {
+        status: {"model": ErrorBody} for status in (401, 403, 404, 422)
+    }
 
     @app.get(
         "/v1/projects/{projectId}/metrics",

@@ -220,13 +220,15 @@ def _local_days(zone: ZoneInfo, start: int, end: int, step: int) -> tuple[np.nda
         days = days[: np.searchsorted(days * DAY - off, end) + 1]
         labels = np.datetime_as_string(days[:-1].astype("datetime64[D]")).tolist()
         return days * DAY - off, labels
-    first = datetime.fromtimestamp(start, zone).date()
-    last = datetime.fromtimestamp(end - 1, zone).date()
+    first_day = datetime.fromtimestamp(start, zone).date()
+    last_day = datetime.fromtimestamp(end - 1, zone).date()
     if step == 7:
-        first -= timedelta(days=first.weekday())
-        last -= timedelta(days=last.weekday())
+        first_day -= timedelta(days=first_day.weekday())
+        last_day -= timedelta(days=last_day.weekday())
     epoch = date(1970, 1, 1)
-    days = np.arange((first - epoch).days, (last - epoch).days + step + 1, step, dtype=np.int64)
+    days = np.arange(
+        (first_day - epoch).days, (last_day - epoch).days + step + 1, step, dtype=np.int64
+    )
     labels = np.datetime_as_string(days[:-1].astype("datetime64[D]")).tolist()
     return _local_midnights(zone, days * DAY, start, end), labels
 

@@ -237,5 +237,7 @@ def post_hourly(
             *_METRICS,
         )
         .collect()
-        .cast(POST_HOURLY)
+        # polars types the keys as a Mapping's invariant union (names, selectors, dtypes): a
+        # dict[str, DataType] is accepted at run time but not by its stubs.
+        .cast(POST_HOURLY)  # type: ignore[arg-type]
     )
