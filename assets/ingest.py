@@ -1,6 +1,7 @@
 """Ingest and normalize: the landing zone -> catalog tables and normalized observations."""
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import dagster as dg
 
@@ -136,7 +137,7 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
                 f"({acc.records_quarantined} records quarantined)"
             )
     for table in NORMALIZED_NAMES:
-        metadata: dict[str, object] = {
+        metadata: dict[str, Any] = {
             "dagster/row_count": rows[table],
             "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, table)),
         }

@@ -5,6 +5,7 @@ changed, which this step knows in memory and would otherwise have to persist bet
 """
 
 from datetime import date
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -129,7 +130,7 @@ def hourly_and_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         },
     )
     for table, partitions in rolled.partitions_written.items():
-        metadata = {
+        metadata: dict[str, Any] = {
             "partitions_rewritten": dg.MetadataValue.json(partitions),
             "rows_written": rolled.rows_by_table[table],
             "bytes_written": rolled.bytes_by_table[table],

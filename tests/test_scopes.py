@@ -114,7 +114,8 @@ def test_additive_metrics_are_the_post_metrics_and_posts_published() -> None:
 
 
 def test_parents_and_ancestors() -> None:
-    assert scopes.parent("platform_post").name == "social_account"
+    parent = scopes.parent("platform_post")
+    assert parent is not None and parent.name == "social_account"
     assert scopes.parent("organization") is None
     assert [s.name for s in scopes.ancestors("platform_post")] == [
         "social_account",

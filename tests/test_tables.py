@@ -16,9 +16,9 @@ from metrics.model import dictionary, tables
 from metrics.model.tables import TABLES
 from metrics.warehouse import storage
 from pipelines.definitions import defs
-from tests.pipeline import SMALL, make_landing, run
+from tests.pipeline import START, make_landing, run
 
-FIRST = SMALL["start"]
+FIRST = START
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tables")
     raw, _ = make_landing(root, days=2, accounts=4, posts_per_account=2)
     wh = root / "warehouse"
-    run(raw, wh, FIRST, FIRST + timedelta(days=1))  # type: ignore[operator]
+    run(raw, wh, FIRST, FIRST + timedelta(days=1))
     return wh
 
 

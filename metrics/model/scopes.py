@@ -9,13 +9,15 @@ and the command line derive theirs from `TREE`. Post ids are built and parsed he
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import polars as pl
 
 from metrics.model.measures import GAUGES, METRICS
 from metrics.model.platforms import PLATFORMS
 
-GRANULARITIES: tuple[str, ...] = ("hour", "day", "week")
+Granularity = Literal["hour", "day", "week"]
+GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
 
 
 @dataclass(frozen=True)

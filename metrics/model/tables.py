@@ -17,6 +17,7 @@ from typing import Literal
 import polars as pl
 
 from metrics.model.measures import POST_METRICS
+from metrics.model.scopes import Granularity
 
 UTC_TS = pl.Datetime("us", "UTC")
 STRING = pl.String()
@@ -415,7 +416,7 @@ NORMALIZED: tuple[Table, ...] = tuple(
 # Platform snapshots: `as_of` is their latest `collected_at`.
 OBSERVATIONS: tuple[Table, ...] = tuple(t for t in TABLES if t.observations)
 # granularity -> rollup table
-ROLLUPS: dict[str, Table] = {
+ROLLUPS: dict[Granularity, Table] = {
     "hour": ROLLUP_HOUR_TABLE,
     "day": ROLLUP_DAY_TABLE,
     "week": ROLLUP_WEEK_TABLE,

@@ -83,7 +83,7 @@ def build_catalog(seed: int, n_accounts: int) -> tuple[dict, list[Account]]:
     ]
     accounts: list[Account] = []
     rows = []
-    per_platform = Counter()
+    per_platform: Counter[str] = Counter()
     for i in range(n_accounts):
         platform = PLATFORMS[i % len(PLATFORMS)]
         if platform == "tiktok":

@@ -210,6 +210,8 @@ class AccountSim:
         variant = inj.pick(endpoint, t_ms, len(records or ()), len(eligible or ()))
         spoiled_record = None
         if variant in RECORD_VARIANTS:
+            # `pick` offers a record variant only when there are eligible records.
+            assert eligible is not None and records is not None
             spoiled_record = inj.rng.choice(eligible)
             inj.spoil_record(variant, records[spoiled_record])
         raw = orjson.dumps(env)

@@ -24,16 +24,13 @@ Decisions where the contract is silent:
 
 from __future__ import annotations
 
-from typing import Literal
-
 import polars as pl
 
 from metrics.model import scopes
 from metrics.model.measures import ADDITIVE, POST_METRICS
+from metrics.model.scopes import Granularity
 from metrics.model.tables import ROLLUP
 from metrics.transform.followers import follower_steps
-
-Granularity = Literal["hour", "day", "week"]
 
 _EVERY: dict[str, str] = {"hour": "1h", "day": "1d", "week": "1w"}
 _METRICS = list(POST_METRICS)
@@ -103,9 +100,9 @@ def build_rollups(
         .collect()
     )
 
-    steps, starts = follower_steps(follower_observations, every=_EVERY[granularity])
-    steps = steps.join(catalog, on="social_account_id", how="inner").collect()
-    starts = starts.join(catalog, on="social_account_id", how="inner").collect()
+    lazy_steps, lazy_starts = follower_steps(follower_observations, every=_EVERY[granularity])
+    steps = lazy_steps.join(catalog, on="social_account_id", how="inner").collect()
+    starts = lazy_starts.join(catalog, on="social_account_id", how="inner").collect()
 
     tables = [_post_level(post_sums)]
     sums = post_sums.filter(pl.col("social_account_id").is_not_null())

@@ -228,7 +228,7 @@ def write_manifest(warehouse: Path) -> dict[str, object]:
     for path in sorted(root.rglob("*.parquet")) if root.is_dir() else []:
         stat = path.stat()
         digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    manifest = {"version": digest.hexdigest()[:16], "as_of": as_of(warehouse)}
+    manifest: dict[str, object] = {"version": digest.hexdigest()[:16], "as_of": as_of(warehouse)}
     target = warehouse / MANIFEST_FILE
     tmp = warehouse / f".{MANIFEST_FILE}.{uuid.uuid4().hex}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))

@@ -40,7 +40,7 @@ def follower_row(out: Sink, ctx: Context, value: object) -> Reject | None:
         return parsed.reject("follower count", value)
     if parsed is None:
         return Reject("invalid_envelope", "the follower count is missing")
-    if parsed < 0:  # type: ignore[operator]
+    if parsed < 0:
         return Reject("negative_counter", f"follower count is negative ({parsed})")
     out.followers.append((ctx.account, ctx.platform, ctx.collected_at, ctx.file, ctx.line, parsed))
     return None

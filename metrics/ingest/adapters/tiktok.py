@@ -54,7 +54,7 @@ def tiktok_videos(response: dict[str, Any], ctx: Context, out: Sink) -> Reject |
             continue
         post_id = scopes.post_id("tiktok", native)
         kind = video.get("media_type") if isinstance(video.get("media_type"), str) else "VIDEO"
-        post_row(out, ctx, post_id, values, created, kind)  # type: ignore[arg-type]
+        post_row(out, ctx, post_id, values, created, kind)
     return None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -129,13 +129,14 @@ def _report(sim: AccountSim, t: int) -> None:
         "estimatedMinutesWatched": minutes.tolist(),
     }
     ex = exists.tolist()
-    rows, keys = [], []
+    rows: list[list[Any]] = []
+    keys: list[tuple[int, int, list[int]]] = []
     for di, d in enumerate(days):
         label = d.isoformat()
         for i in range(len(sim.pub)):
             if not ex[di][i]:
                 continue
-            cell = {"day": label, "video": sim.native[i]}
+            cell: dict[str, Any] = {"day": label, "video": sim.native[i]}
             for name, table in cols.items():
                 cell[name] = table[di][i]
             rows.append([cell[name] for name in position])
