@@ -95,7 +95,7 @@ def _synthetic_catalog() -> dict:
 def build_synthetic(out: Path, n_posts: int, seed: int = 7) -> Path:
     from metrics.model.measures import POST_METRICS
     from metrics.model.tables import FOLLOWER_OBSERVATIONS, POST_HOURLY, POSTS
-    from tests.warehouse_fixtures import write_frames
+    from tests.helpers.warehouse import write_frames
 
     rng = np.random.default_rng(seed)
     catalog = _synthetic_catalog()

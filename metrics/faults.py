@@ -1,4 +1,4 @@
-"""Named crash points for the fault-injection suite (tests/test_faults.py).
+"""Named crash points for the fault-injection suite (tests/e2e/test_faults.py).
 
 The write path calls `point("<step>.<moment>")` between and inside its steps. Normally that does
 nothing. When the environment variable `METRICS_FAULT` names the point, the process dies there,

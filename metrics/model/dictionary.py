@@ -3,7 +3,7 @@
 Each `<!-- columns: <table> [<table> ...] -->` … `<!-- /columns -->` region of the doc holds
 the generated meaning and column table of the named tables (several only when they share their
 columns: the rollups); the prose around the regions is written by hand.
-`python -m metrics.model.dictionary` rewrites the regions; tests/test_tables.py fails when the
+`python -m metrics.model.dictionary` rewrites the regions; tests/model/test_tables.py fails when the
 committed doc is not what this module generates.
 """
 

@@ -5,7 +5,7 @@ Everything else derives from `TABLES`: the polars schemas below (`POST_OBSERVATI
 ...), the lists of tables the stages write and read (`NORMALIZED`, `OBSERVATIONS`, `DATE_KEYS`),
 the DuckDB views' sources and the Dagster column schemas (assets/), and the column sections of
 docs/data-dictionary.md (`python -m metrics.model.dictionary` regenerates them;
-tests/test_tables.py fails when the committed doc differs).
+tests/model/test_tables.py fails when the committed doc differs).
 """
 
 from __future__ import annotations

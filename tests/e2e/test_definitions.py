@@ -13,7 +13,7 @@ import pytest
 
 import assets
 from pipelines.definitions import defs
-from tests.landing import envelope, write_lines
+from tests.helpers.landing import envelope, write_lines
 
 EXPECTED_ASSETS = {
     "landing_zone": "ingest",
@@ -45,7 +45,7 @@ def test_definitions_load_with_the_expected_assets_and_groups() -> None:
 
 def test_assets_package_is_ours() -> None:
     # A top-level package named `assets` could be shadowed by an installed distribution.
-    assert Path(assets.__file__).resolve().parent == Path(__file__).resolve().parents[1] / "assets"
+    assert Path(assets.__file__).resolve().parent == Path(__file__).resolve().parents[2] / "assets"
 
 
 def test_nightly_schedule_requests_yesterday_at_two_utc() -> None:

@@ -26,9 +26,9 @@ from metrics import faults
 from metrics.ingest.normalize import landing_dates
 from metrics.warehouse import storage
 from pipelines import run as runs
-from tests.pipeline import make_landing
+from tests.helpers.pipeline import make_landing
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 POOLS = ("warehouse_writer", "duckdb_writer")
 
 pytestmark = pytest.mark.xdist_group("dagster")

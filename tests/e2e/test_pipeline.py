@@ -14,7 +14,7 @@ import pytest
 
 from metrics.ingest.normalize import landing_dates
 from metrics.model.measures import POST_METRICS
-from tests.pipeline import make_landing, parquet_digests, run, table
+from tests.helpers.pipeline import make_landing, parquet_digests, run, table
 
 pytestmark = pytest.mark.xdist_group("pipeline")
 

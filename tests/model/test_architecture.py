@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # What each part of `metrics` may import from the rest of `metrics` (besides itself).
 BASE = {"config", "faults"}

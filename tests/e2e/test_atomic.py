@@ -14,9 +14,9 @@ import pytest
 
 from metrics.ingest.normalize import landing_dates
 from metrics.warehouse import storage
-from tests.pipeline import make_landing, parquet_digests, run
+from tests.helpers.pipeline import make_landing, parquet_digests, run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 WRITER = """
 import sys, polars as pl

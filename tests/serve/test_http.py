@@ -26,14 +26,14 @@ import uvicorn
 import metrics
 from metrics.serve import keys
 from metrics.serve.http import HTTP_PROTOCOL, H11JsonProtocol, HttpProtocol, create_app
-from tests.warehouse_fixtures import Warehouse, write_warehouse
+from tests.helpers.warehouse import Warehouse, write_warehouse
 
 ORG = "org_01HX9Y6K7EJ4T2"
 PROJECT = "prj_01HX9Y7K8M2P4RSTUV56789AB"
 POST = "pst_tiktok_7301234567890123456"
 REFERENCE_HOST = "https://api.layers.com"
 REFERENCE_KEY = "lp_live_01HX9Y6K7EJ4T2_4QZpN..."
-REFERENCE_PAGE = Path(__file__).resolve().parents[2] / "shared/contract/metrics-endpoint.mdx"
+REFERENCE_PAGE = Path(__file__).resolve().parents[3] / "shared/contract/metrics-endpoint.mdx"
 
 # Verbatim from the reference page (metrics-endpoint.mdx, "Example request").
 CURL_EXAMPLE = """\

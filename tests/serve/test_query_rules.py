@@ -1,13 +1,8 @@
-"""Each rule of spec §5, pinned by a hand-computed answer on a tiny warehouse.
-
-The warehouse (see `DATA`): in project prj_a1 of org_a, post P1 (TikTok, account acc_tt) and
-posts P2, P4 (Instagram, acc_ig); P4 never moves. prj_a2 (org_a) holds PA2, org_b holds PB.
-acc_tt has four follower snapshots, one of them exactly on an hour edge and two within one hour.
-"""
+"""Each rule of spec §5, pinned by a hand-computed answer on a tiny warehouse (`DATA`, in
+tests/helpers/tiny.py, says what it holds)."""
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -19,72 +14,16 @@ import metrics
 from metrics.ingest.catalog import parse_snapshot
 from metrics.serve.errors import QueryError
 from metrics.warehouse.storage import write_partition
-from tests.landing import CATALOG
-from tests.warehouse_fixtures import Warehouse, write_warehouse
+from tests.helpers.landing import CATALOG
+from tests.helpers.tiny import DATA, P1, P2, PB, t
+from tests.helpers.warehouse import Warehouse, write_warehouse
 
-P1 = "pst_tiktok_7301234567890123456"
-P2 = "pst_instagram_17900000000000001"
-P4 = "pst_instagram_17900000000000002"
-PA2 = "pst_tiktok_2"
-PB = "pst_tiktok_9"
-
-
-def t(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def _catalog() -> dict:
-    catalog = copy.deepcopy(CATALOG)
-    catalog["projects"].append({"id": "prj_a2", "org_id": "org_a", "name": "Second"})
-    catalog["project_layers"].append(
-        {"id": "lyr_a2_sc", "project_id": "prj_a2", "kind": "social_content", "name": "SC"}
-    )
-    catalog["social_accounts"].append(
-        {
-            "id": "acc_a2",
-            "project_layer_id": "lyr_a2_sc",
-            "platform": "tiktok",
-            "native_id": "tt3",
-            "handle": "@a2",
-        }
-    )
-    return catalog
-
-
-DATA = Warehouse(
-    catalog=_catalog(),
-    posts={
-        P1: ("acc_tt", t("2026-04-01T10:30:00")),
-        P2: ("acc_ig", t("2026-03-30T23:10:00")),
-        P4: ("acc_ig", t("2026-04-01T15:00:00")),
-        PA2: ("acc_a2", None),
-        PB: ("acc_b", t("2026-04-01T09:00:00")),
-    },
-    hourly=[
-        (P1, t("2026-04-01T10:00"), {"views": 100, "likes": 5, "comments": 1}),
-        (P1, t("2026-04-01T23:00"), {"views": 50, "shares": 2}),
-        (P1, t("2026-04-02T07:00"), {"views": 30, "saves": 3}),
-        (P2, t("2026-03-31T00:00"), {"views": 200, "likes": 10}),
-        (P2, t("2026-04-02T12:00"), {"views": -20}),
-        (P2, t("2026-04-02T13:00"), {"likes": 4}),
-        (PA2, t("2026-04-01T10:00"), {"views": 7}),
-        (PB, t("2026-04-01T10:00"), {"views": 999}),
-    ],
-    followers=[
-        ("acc_tt", t("2026-03-31T12:00:00"), 1000),
-        ("acc_tt", t("2026-04-01T12:00:00"), 1010),
-        ("acc_tt", t("2026-04-01T12:30:00"), 1020),
-        ("acc_tt", t("2026-04-02T09:15:00"), 1050),
-        ("acc_ig", t("2026-04-01T05:00:00"), 500),
-        ("acc_b", t("2026-04-01T00:00:00"), 7),
-    ],
-)
 ZERO_POST = {"views": 0, "likes": 0, "comments": 0, "shares": 0, "saves": 0}
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> metrics.Store:
-    return metrics.connect(write_warehouse(tmp_path_factory.mktemp("wh"), DATA))
+def store(hand_warehouse) -> metrics.Store:
+    return metrics.connect(hand_warehouse(DATA))
 
 
 def q(store: metrics.Store, scope: str, id: str, **kw) -> dict:
@@ -350,7 +289,7 @@ def test_hour_labels_carry_the_local_offset(store):
 
 
 @pytest.fixture(scope="module")
-def dst_store(tmp_path_factory) -> metrics.Store:
+def dst_store(hand_warehouse) -> metrics.Store:
     """One post with a view in every hour around both 2026 DST changes in Los Angeles."""
     post = "pst_x_1"
     hours = [t("2026-03-06T00:00") + timedelta(hours=i) for i in range(6 * 24)]
@@ -360,7 +299,7 @@ def dst_store(tmp_path_factory) -> metrics.Store:
         posts={post: ("acc_x", None)},
         hourly=[(post, h, {"views": 1}) for h in hours],
     )
-    return metrics.connect(write_warehouse(tmp_path_factory.mktemp("dst"), data))
+    return metrics.connect(hand_warehouse(data))
 
 
 @pytest.mark.parametrize(

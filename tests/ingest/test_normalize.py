@@ -10,7 +10,7 @@ import pytest
 
 from metrics.ingest.catalog import load_catalog
 from metrics.ingest.normalize import count_landing_lines, normalize_partition
-from tests.landing import envelope, write_catalog, write_lines
+from tests.helpers.landing import envelope, write_catalog, write_lines
 
 DAY = "2026-03-05"
 T0 = "2026-03-05T06:00:12Z"

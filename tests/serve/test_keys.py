@@ -17,7 +17,7 @@ import pytest
 
 from metrics.serve import keys
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GOOD_HASH = "a" * 64
 
 

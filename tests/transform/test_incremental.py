@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.landing import envelope, write_catalog, write_lines
-from tests.pipeline import parquet_digests, run, table
+from tests.helpers.landing import envelope, write_catalog, write_lines
+from tests.helpers.pipeline import parquet_digests, run, table
 
 pytestmark = pytest.mark.xdist_group("pipeline")
 

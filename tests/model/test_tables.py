@@ -16,7 +16,7 @@ from metrics.model import dictionary, tables
 from metrics.model.tables import TABLES
 from metrics.warehouse import storage
 from pipelines.definitions import defs
-from tests.pipeline import START, make_landing, run
+from tests.helpers.pipeline import START, make_landing, run
 
 FIRST = START
 

@@ -19,8 +19,7 @@ from metrics.serve import window as windows
 from metrics.serve import zones
 from metrics.serve.errors import QueryError
 from metrics.serve.index import Index
-from tests.test_query_rules import DATA
-from tests.warehouse_fixtures import write_warehouse
+from tests.helpers.tiny import DATA
 
 DAY_ADVICE = (
     "Narrow since/until to at most 5,000 days (about 13 years), or use granularity=week "
@@ -30,8 +29,8 @@ WEEK_ADVICE = "Narrow since/until to at most 5,000 weeks (about 95 years)."
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> metrics.Store:
-    return metrics.connect(write_warehouse(tmp_path_factory.mktemp("wh"), DATA))
+def store(hand_warehouse) -> metrics.Store:
+    return metrics.connect(hand_warehouse(DATA))
 
 
 def ask(store: metrics.Store, **kw) -> dict:

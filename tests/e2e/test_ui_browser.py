@@ -24,9 +24,9 @@ import dagster as dg
 import pytest
 
 from metrics.ingest.normalize import landing_dates
-from tests.pipeline import make_landing, run
+from tests.helpers.pipeline import make_landing, run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
     "--no-sandbox",

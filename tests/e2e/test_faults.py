@@ -22,9 +22,9 @@ import pytest
 from metrics import faults
 from metrics.ingest.normalize import landing_dates
 from metrics.warehouse import ledger
-from tests.pipeline import make_landing, parquet_digests, run
+from tests.helpers.pipeline import make_landing, parquet_digests, run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RERUN_TIMEOUT_S = 240
 
 # Between and inside every step, in the order a run reaches them. `@n` dies at the n-th pass

@@ -23,9 +23,9 @@ import pytest
 import metrics
 from metrics.model.measures import POST_METRICS
 from metrics.serve.errors import QueryError
-from tests.pipeline import make_landing, table
-from tests.pipeline import run as run_pipeline
-from tests.warehouse_fixtures import Warehouse, write_warehouse
+from tests.helpers.pipeline import make_landing, table
+from tests.helpers.pipeline import run as run_pipeline
+from tests.helpers.warehouse import Warehouse, write_warehouse
 
 START = datetime(2026, 2, 23, tzinfo=UTC)
 END = datetime(2026, 4, 20, tzinfo=UTC)

@@ -20,7 +20,7 @@ from metrics.model.scopes import native_id_expr, parse_post_id, post_id
 from metrics.serve import index, keys, query, window
 from metrics.serve.errors import ValidationError
 from metrics.transform import checks, rollups
-from tests.landing import envelope, write_catalog, write_lines
+from tests.helpers.landing import envelope, write_catalog, write_lines
 
 # spec §1's table and §5's defaults, written out by hand (leaf first).
 SPEC_TREE = [

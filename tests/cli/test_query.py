@@ -11,13 +11,12 @@ import pytest
 import metrics
 from metrics.cli import query as cli_query
 from metrics.serve import keys
-from tests.test_query_rules import DATA, P1
-from tests.warehouse_fixtures import write_warehouse
+from tests.helpers.tiny import DATA, P1
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
-    return write_warehouse(tmp_path_factory.mktemp("cli"), DATA)
+def warehouse(hand_warehouse):
+    return hand_warehouse(DATA)
 
 
 @pytest.fixture

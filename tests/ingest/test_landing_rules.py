@@ -25,7 +25,7 @@ from metrics.ingest.normalize import (
     normalize_partition,
     recount_landing,
 )
-from tests.landing import CATALOG, envelope, write_catalog, write_lines
+from tests.helpers.landing import CATALOG, envelope, write_catalog, write_lines
 
 DAY = date(2026, 3, 8)
 D = DAY.isoformat()
@@ -387,7 +387,7 @@ def test_a_gzip_bomb_is_normalized_in_bounded_memory(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         env=env,
-        cwd=Path(__file__).parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
