@@ -205,6 +205,40 @@ def test_a_snapshot_closing_a_gap_of_weeks_is_read_in_full() -> None:
     assert rows(got.regions) == [("tiktok_9", at("2026-02-01T08:00"), THE_END)]
 
 
+def test_a_new_post_is_rebuilt_whole_from_the_lookback() -> None:
+    # First seen in this run (Mar 6 07:10, published 06:50): its whole history is in the
+    # lookback, so it is rebuilt from all of it, from its publication hour.
+    new, lookback, landing = frames(
+        [
+            snapshot("tiktok_3", "2026-03-06T07:10", "2026-03-06", views=4),
+            snapshot("tiktok_3", "2026-03-06T19:10", "2026-03-06", views=9),
+        ],
+        ["2026-03-06"],
+    )
+    known = posts(post("tiktok_3", "2026-03-06T06:50", "2026-03-06T07:10", "2026-03-06"))
+    got = plan.plan_hourly(landing, new, lookback, NO_DAYS, known)
+
+    assert got.from_scratch.is_empty()
+    assert rows(got.from_anchor) == [("tiktok_3", None, at("2026-03-06T06:00"))]
+
+
+def test_a_snapshot_knowing_no_metric_rebuilds_nothing() -> None:
+    # The new pull knows no metric (every one missing): no increment can change, so the cut is
+    # the end of time and the region is empty.
+    new, lookback, landing = frames(
+        [
+            snapshot("x_5", "2026-03-05T06:00", "2026-03-05", views=3),
+            snapshot("x_5", "2026-03-06T06:00", "2026-03-06"),
+        ],
+        ["2026-03-06"],
+    )
+    known = posts(post("x_5", "2026-02-01T00:00", "2026-02-01T00:00", "2026-02-01"))
+    got = plan.plan_hourly(landing, new, lookback, NO_DAYS, known)
+
+    assert rows(got.from_anchor) == [("x_5", None, THE_END)]
+    assert rows(got.regions) == [("x_5", THE_END, THE_END)]
+
+
 def test_youtube_rows_replace_only_their_own_days() -> None:
     # Two Pacific days (08:00 UTC in March before DST) revised on Mar 7: the hours of exactly
     # those days, read from the landing date before the first (every revision lands after it).

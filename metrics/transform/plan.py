@@ -159,7 +159,7 @@ def _per_metric_last_before(winners: pl.DataFrame, bound: str, name: str) -> pl.
     )
 
 
-def winners(observations: pl.DataFrame) -> pl.DataFrame:
+def _winners(observations: pl.DataFrame) -> pl.DataFrame:
     """One snapshot per (post, instant): the later (file, line) wins (CONTRACT §3.1). Duplicate
     instants are rare (re-deliveries), so only those rows are sorted."""
     dup = pl.struct("platform_post_id", "collected_at").is_duplicated()
@@ -182,7 +182,7 @@ def _lifetime_bounds(
     for each metric still known from there on, its last known snapshot before `cut`.
     """
     earliest = new.group_by("platform_post_id").agg(pl.col("collected_at").min().alias("e"))
-    kept = winners(lookback).join(earliest, on="platform_post_id")
+    kept = _winners(lookback).join(earliest, on="platform_post_id")
     prev = _per_metric_last_before(kept, "e", "t_prev")
     cut = prev.select(
         "platform_post_id", "t_prev_lacking", _hour_floor("t_prev").fill_null(THE_END).alias("cut")
