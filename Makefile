@@ -11,7 +11,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export METRICS_RAW_DIR ?= $(CURDIR)/data/raw
 export METRICS_WAREHOUSE_DIR ?= $(CURDIR)/data/warehouse
 
-.PHONY: env demo test ui lint format bench clean
+.PHONY: env demo test test-fast ui lint format bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -34,12 +34,16 @@ test: env
 	bash .ci/ensure-browser
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
+test-fast: env
+	$(BIN)/python -m pytest -q -n 2 -m "not e2e"
+
 ui: env $(DAGSTER_HOME)/dagster.yaml
 	@test -d $(METRICS_WAREHOUSE_DIR) || $(MAKE) demo
 	$(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
 
 lint: env
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+	$(BIN)/python -m metrics.model.dictionary --check
 
 format: env
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

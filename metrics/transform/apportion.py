@@ -5,10 +5,11 @@ reproducible: integers only, largest remainders, ties to the earlier hour. `appo
 readable scalar reference; `apportion_pieces` / `apportion_frame` are the vectorized forms the
 pipeline runs over millions of intervals, tested equal to the reference.
 
-The vectorized form does not rank remainders per interval (a window sort per interval is far
-too slow). Inside one interval only three overlaps exist: the first hour, the last hour and the
-full hours between, which all share one quotient and one remainder. So each hour's rank among
-the remainders, and with it whether it gets one of the leftover units, has a closed form.
+The vectorized form does not rank remainders per interval (a sort inside every interval, with
+`over()`, is far too slow). Inside one interval only three overlaps exist: the first hour, the
+last hour and the full hours between, which all share one quotient and one remainder. So each
+hour's rank among the remainders, and with it whether it gets one of the leftover units, has a
+closed form.
 """
 
 from __future__ import annotations

@@ -58,8 +58,9 @@ def _lifetime_pieces(observations: pl.LazyFrame, published: pl.LazyFrame) -> pl.
     """Unsummed hourly pieces of lifetime snapshots, keyed by the post id as a categorical.
 
     Consecutive known values are found with shifts and forward fills over the sorted frame
-    rather than per-post windows: one linear pass, whatever the number of posts. A fill that
-    reaches back into the previous post is recognised by its sequence number and discarded.
+    rather than per-post `over()` expressions: one linear pass, whatever the number of posts. A
+    fill that reaches back into the previous post is recognised by its sequence number and
+    discarded.
     """
     t = pl.col("collected_at")
     seq = pl.col(_SEGMENT)
