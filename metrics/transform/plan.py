@@ -302,7 +302,12 @@ def _follower_touched_days(
         .agg(pl.col("collected_at").min().alias("c"))
         .join(first, on="social_account_id")
     )
-    begin = min(days) if (starts["c"] <= starts["f"]).any() else starts["c"].min().date()
+    if (starts["c"] <= starts["f"]).any():
+        begin = min(days)
+    else:
+        earliest = starts["c"].min()
+        assert isinstance(earliest, datetime)  # collected_at is a Datetime column, `new` not empty
+        begin = earliest.date()
     return {begin + timedelta(days=i) for i in range((max(days) - begin).days + 1)}
 
 

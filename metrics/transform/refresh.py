@@ -28,13 +28,12 @@ from pathlib import Path
 import polars as pl
 
 from metrics import faults
+from metrics.model import tables
 from metrics.model.tables import (
-    CATALOG_ACCOUNTS,
     FOLLOWER_OBSERVATIONS,
     PERIOD_OBSERVATIONS,
     POST_HOURLY,
     POST_OBSERVATIONS,
-    POSTS,
     ROLLUP,
 )
 from metrics.transform import plan
@@ -55,8 +54,10 @@ __all__ = [
 ]
 
 POSTS_PER_SLICE = 5_000
-ROLLUP_TABLES = {"hour": "rollup_hour", "day": "rollup_day", "week": "rollup_week"}
-ROLLUP_KEYS = {"hour": "day", "day": "day", "week": "week"}
+# granularity -> rollup table name, and -> its partition key (from the registry).
+ROLLUP_TABLES = {g: t.name for g, t in tables.ROLLUPS.items()}
+ROLLUP_KEYS = {g: str(t.partition_key) for g, t in tables.ROLLUPS.items()}
+HOURLY = tables.POST_HOURLY_TABLE
 
 
 @dataclass
@@ -79,40 +80,27 @@ class RollupResult:
 
 
 def _scan_partitions(
-    warehouse: Path, table: str, schema: dict[str, pl.DataType], keep: Callable[[date], bool]
+    warehouse: Path, table: tables.Table, keep: Callable[[date], bool]
 ) -> pl.LazyFrame:
-    """Scan only the landing partitions `keep` accepts; an absent table reads as empty."""
-    keys = [
-        k
-        for v in storage.partition_values(warehouse, table, "landing_date")
-        if keep(k := date.fromisoformat(v))
-    ]
-    if not keys:
-        return pl.LazyFrame(schema=schema)
-    files = [
-        str(storage.partition_path(warehouse, table, "landing_date", k.isoformat())) for k in keys
-    ]
-    return pl.scan_parquet(files).select(list(schema))
+    """The landing partitions of `table` that `keep` accepts, without the hive key."""
+    values = [v for v in storage.partition_values(warehouse, table, "landing_date")]
+    wanted = [v for v in values if keep(date.fromisoformat(v))]
+    return storage.scan(warehouse, table, wanted).select(list(table.schema))
 
 
-def _scan_landing(
-    warehouse: Path, table: str, schema: dict[str, pl.DataType], landing: list[date]
-) -> pl.LazyFrame:
+def _scan_landing(warehouse: Path, table: tables.Table, landing: list[date]) -> pl.LazyFrame:
     """The observations of these landing dates."""
     wanted = set(landing)
-    return _scan_partitions(warehouse, table, schema, lambda k: k in wanted)
+    return _scan_partitions(warehouse, table, lambda k: k in wanted)
 
 
-def _scan_from(
-    warehouse: Path, table: str, schema: dict[str, pl.DataType], first: date | None
-) -> pl.LazyFrame:
+def _scan_from(warehouse: Path, table: tables.Table, first: date | None) -> pl.LazyFrame:
     """The observations of the landing dates from `first` on (all of them when None)."""
-    return _scan_partitions(warehouse, table, schema, lambda k: first is None or k >= first)
+    return _scan_partitions(warehouse, table, lambda k: first is None or k >= first)
 
 
 def _posts(warehouse: Path) -> pl.DataFrame:
-    path = storage.partition_path(warehouse, "posts", None, None)
-    return pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=POSTS)
+    return storage.read(warehouse, tables.POSTS_TABLE)
 
 
 def _lifetime_hours(observations: pl.DataFrame, posts: pl.DataFrame) -> pl.DataFrame:
@@ -160,12 +148,12 @@ def _fold_hourly(warehouse: Path, landing: list[date], result: HourlyResult) -> 
     """Read the inputs of the hourly plan, make it, compute its hours and merge them in."""
     posts = _posts(warehouse)
     new_snapshots = (
-        _scan_landing(warehouse, "post_observations", POST_OBSERVATIONS, landing)
+        _scan_landing(warehouse, tables.POST_OBSERVATIONS_TABLE, landing)
         .select("platform_post_id", "collected_at")
         .collect()
     )
     new_days = (
-        _scan_landing(warehouse, "period_observations", PERIOD_OBSERVATIONS, landing)
+        _scan_landing(warehouse, tables.PERIOD_OBSERVATIONS_TABLE, landing)
         .select("platform_post_id", "period_start", "period_end")
         .collect()
     )
@@ -179,7 +167,7 @@ def _fold_hourly(warehouse: Path, landing: list[date], result: HourlyResult) -> 
     fresh: list[pl.DataFrame] = []
     if work.from_scratch.height:
         history = (
-            _scan_from(warehouse, "post_observations", POST_OBSERVATIONS, None)
+            _scan_from(warehouse, tables.POST_OBSERVATIONS_TABLE, None)
             .filter(
                 pl.col("platform_post_id").is_in(work.from_scratch["platform_post_id"].implode())
             )
@@ -203,7 +191,7 @@ def _fold_hourly(warehouse: Path, landing: list[date], result: HourlyResult) -> 
     if work.youtube_spans.height:
         spans = work.youtube_spans
         rows = (
-            _scan_from(warehouse, "period_observations", PERIOD_OBSERVATIONS, work.youtube_from)
+            _scan_from(warehouse, tables.PERIOD_OBSERVATIONS_TABLE, work.youtube_from)
             .filter(pl.col("platform_post_id").is_in(spans["platform_post_id"].implode()))
             .collect()
             .join(spans, on="platform_post_id")
@@ -224,7 +212,7 @@ def _lookback(warehouse: Path, new_snapshots: pl.DataFrame) -> pl.DataFrame:
     if start is None:
         return pl.DataFrame(schema=POST_OBSERVATIONS)
     return (
-        _scan_from(warehouse, "post_observations", POST_OBSERVATIONS, start.date())
+        _scan_from(warehouse, tables.POST_OBSERVATIONS_TABLE, start.date())
         .filter(
             pl.col("platform_post_id").is_in(new_snapshots["platform_post_id"].unique().implode())
         )
@@ -240,18 +228,17 @@ def _in_region() -> pl.Expr:
 def _rewrite_hourly(
     warehouse: Path, regions: pl.DataFrame, new_rows: pl.DataFrame, result: HourlyResult
 ) -> None:
-    existing = {
-        date.fromisoformat(v) for v in storage.partition_values(warehouse, "post_hourly", "day")
-    }
-    first_day = regions["start"].min().date()
+    existing = {date.fromisoformat(v) for v in storage.partition_values(warehouse, HOURLY, "day")}
+    first = regions["start"].min()
+    assert isinstance(first, datetime)  # a Datetime column with at least one row
+    first_day = first.date()
     candidates = {d for d in existing if d >= first_day}
     candidates |= set(new_rows["hour"].dt.date().unique().to_list())
     by_day = new_rows.with_columns(day=pl.col("hour").dt.date()).partition_by(
         "day", as_dict=True, include_key=False
     )
     for day in sorted(candidates):
-        path = storage.partition_path(warehouse, "post_hourly", "day", day.isoformat())
-        old = pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=POST_HOURLY)
+        old = storage.read(warehouse, HOURLY, [day.isoformat()], columns=POST_HOURLY)
         keep = (
             old.join(regions, on="platform_post_id", how="left")
             .filter(~(pl.col("start").is_not_null() & _in_region()))
@@ -261,23 +248,29 @@ def _rewrite_hourly(
         merged = pl.concat([keep, add]).sort("platform_post_id", "hour")
         if merged.equals(old):
             continue
-        ledger.update(warehouse, lambda state, day=day: state.rollup_days.add(day))
+        _owe_rollups(warehouse, day)
         if merged.is_empty():
-            storage.remove_partitions(warehouse, "post_hourly", "day", [day.isoformat()])
+            storage.remove_partitions(warehouse, HOURLY, "day", [day.isoformat()])
         else:
-            storage.write_partition(warehouse, "post_hourly", merged, "day", day.isoformat())
+            storage.write_partition(warehouse, HOURLY, merged, "day", day.isoformat())
             result.days_rewritten.append(day.isoformat())
             result.rows_written += merged.height
         faults.point("hourly.day_written")
 
 
+def _owe_rollups(warehouse: Path, day: date) -> None:
+    """Record `day` as owed to the rollups: done before the day is rewritten (metrics/warehouse/
+    ledger.py), so a crash between the two writes leaves the debt on record."""
+
+    def owe(state: ledger.Ledger) -> None:
+        state.rollup_days.add(day)
+
+    ledger.update(warehouse, owe)
+
+
 def _hourly_days(warehouse: Path, days: Iterable[date]) -> pl.DataFrame:
-    files = [
-        str(p)
-        for d in sorted(set(days))
-        if (p := storage.partition_path(warehouse, "post_hourly", "day", d.isoformat())).exists()
-    ]
-    return pl.read_parquet(files) if files else pl.DataFrame(schema=POST_HOURLY)
+    values = [d.isoformat() for d in sorted(set(days))]
+    return storage.read(warehouse, HOURLY, values, columns=POST_HOURLY)
 
 
 def refresh_rollups(warehouse: Path, landing: list[date]) -> RollupResult:
@@ -288,15 +281,10 @@ def refresh_rollups(warehouse: Path, landing: list[date]) -> RollupResult:
     """
     owed = ledger.read(warehouse)
     posts = _posts(warehouse)
-    accounts_path = storage.partition_path(warehouse, "catalog_accounts", None, None)
-    accounts = (
-        pl.read_parquet(accounts_path)
-        if accounts_path.exists()
-        else pl.DataFrame(schema=CATALOG_ACCOUNTS)
-    )
+    accounts = storage.read(warehouse, tables.CATALOG_ACCOUNTS_TABLE)
     followers = _followers_with_landing(warehouse)
     hourly_days = [
-        date.fromisoformat(v) for v in storage.partition_values(warehouse, "post_hourly", "day")
+        date.fromisoformat(v) for v in storage.partition_values(warehouse, HOURLY, "day")
     ]
     work = plan.plan_rollups(landing, owed, posts, followers, accounts, hourly_days)
     written: dict[str, list[str]] = {t: [] for t in ROLLUP_TABLES.values()}
@@ -311,8 +299,8 @@ def refresh_rollups(warehouse: Path, landing: list[date]) -> RollupResult:
         (pl.col("published_at") >= start)
         | pl.col("platform_post_id").is_in(week_source["platform_post_id"].unique().implode())
     )
-    for granularity, table in ROLLUP_TABLES.items():
-        key = ROLLUP_KEYS[granularity]
+    for granularity, entry in tables.ROLLUPS.items():
+        table, key = entry.name, str(entry.partition_key)
         values = work.weeks if granularity == "week" else work.days
         source = week_source if granularity == "week" else day_source
         roll = build_rollups(source, in_range, accounts, obs, granularity=granularity)
@@ -359,10 +347,4 @@ def _followers_from(followers: pl.DataFrame, start: datetime) -> pl.DataFrame:
 
 def _followers_with_landing(warehouse: Path) -> pl.DataFrame:
     """Every follower snapshot with its landing date (the hive key), to tell new ones apart."""
-    if not storage.partition_values(warehouse, "follower_observations", "landing_date"):
-        return pl.DataFrame(schema={**FOLLOWER_OBSERVATIONS, "landing_date": pl.Date()})
-    return (
-        storage.scan(warehouse, "follower_observations")
-        .select(*FOLLOWER_OBSERVATIONS, "landing_date")
-        .collect()
-    )
+    return storage.read(warehouse, tables.FOLLOWER_OBSERVATIONS_TABLE)
