@@ -130,7 +130,7 @@ def build_synthetic(out: Path, n_posts: int, seed: int = 7) -> Path:
             **{m: rng.integers(0, 50, len(post_idx)) for m in POST_METRICS},
         }
     ).with_columns(pl.col("hour").dt.replace_time_zone("UTC"))
-    hourly = hourly.cast(POST_HOURLY)  # type: ignore[arg-type]
+    hourly = hourly.cast(POST_HOURLY)  # type: ignore[arg-type]  # polars' stub types cast()'s mapping narrower than it accepts
     snapshots = [
         {
             "social_account_id": a,

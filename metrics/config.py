@@ -22,6 +22,10 @@ def warehouse_dir(flag: str | os.PathLike[str] | None = None) -> Path:
     return Path(flag or os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).resolve()
 
 
+class ConfigError(ValueError):
+    """A setting that cannot be used, with what was wrong and how to fix it."""
+
+
 def first_landing_date() -> date:
     """The first landing partition: Dagster's partitions start here, and a landing-zone folder
     dated earlier is quarantined with the fix (lower this) rather than silently skipped."""
@@ -29,7 +33,7 @@ def first_landing_date() -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise SystemExit(
-            f"error: {FIRST_LANDING_ENV}={value!r} is not a YYYY-MM-DD date; "
+        raise ConfigError(
+            f"{FIRST_LANDING_ENV}={value!r} is not a YYYY-MM-DD date; "
             f"set it to the first landing date to partition (default {DEFAULT_FIRST_LANDING})."
         ) from None

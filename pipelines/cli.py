@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     func: Command = args.func
     try:
         return func(args)
-    except run.RunRefused as refused:
+    except (run.RunRefused, config.ConfigError) as refused:
         print(f"error: {refused}", file=sys.stderr)
         return EXIT_REFUSED
 

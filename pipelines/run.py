@@ -39,7 +39,6 @@ from types import FrameType
 import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
-from assets.partitions import FIRST_LANDING_DATE
 from metrics import config, faults
 from metrics.ingest import layout
 from metrics.ingest.normalize import landing_dates
@@ -577,7 +576,7 @@ def backfill_dates(since: date | None, until: date | None) -> tuple[date, date]:
 
 def _in_partitions(first: date, last: date) -> tuple[date, date]:
     """first..last, or RunRefused: a landing date must be a partition."""
-    start = date.fromisoformat(FIRST_LANDING_DATE)
+    start = config.first_landing_date()
     end = layout.latest_landing_date()
     if first < start:
         raise RunRefused(

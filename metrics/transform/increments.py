@@ -240,5 +240,5 @@ def post_hourly(
         .collect()
         # polars types the keys as a Mapping's invariant union (names, selectors, dtypes): a
         # dict[str, DataType] is accepted at run time but not by its stubs.
-        .cast(POST_HOURLY)  # type: ignore[arg-type]
+        .cast(POST_HOURLY)  # type: ignore[arg-type]  # polars' stub types cast()'s mapping narrower than it accepts
     )

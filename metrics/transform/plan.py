@@ -105,9 +105,10 @@ def lookback_start(new_snapshots: pl.DataFrame) -> datetime | None:
     after collection, so the landing dates from that day on hold every snapshot since then)."""
     if new_snapshots.is_empty():
         return None
-    earliest = new_snapshots["collected_at"].min().date()  # type: ignore[union-attr]
+    earliest = new_snapshots["collected_at"].min()
+    assert isinstance(earliest, datetime)  # a Datetime column, not empty
     return datetime.combine(
-        earliest - timedelta(days=LOOKBACK_DAYS), datetime.min.time(), tzinfo=UTC
+        earliest.date() - timedelta(days=LOOKBACK_DAYS), datetime.min.time(), tzinfo=UTC
     )
 
 
@@ -116,7 +117,9 @@ def youtube_from(new_days: pl.DataFrame) -> date | None:
     after that day began, so the day before the earliest new one reaches them all."""
     if new_days.is_empty():
         return None
-    return new_days["period_start"].min().date() - timedelta(days=1)  # type: ignore[union-attr]
+    first = new_days["period_start"].min()
+    assert isinstance(first, datetime)  # a Datetime column, not empty
+    return first.date() - timedelta(days=1)
 
 
 def _hour_floor(col: str) -> pl.Expr:

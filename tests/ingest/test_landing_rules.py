@@ -1,4 +1,4 @@
-"""Issue 8, "every path accounted for": each adversary reproducer, with hand-computed answers.
+"""Every path accounted for (spec §2): each hostile-input reproducer, with hand-computed answers.
 
 Every test checks the exact quarantine rows (file, line, record, reason), the accounting
 (lines read = used + quarantined; files found = read + quarantined, against the independent

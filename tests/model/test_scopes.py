@@ -180,7 +180,7 @@ def test_post_id_refuses_unknown_platforms_and_non_string_ids() -> None:
     with pytest.raises(ValueError, match="non-empty string"):
         post_id("tiktok", "")
     with pytest.raises(ValueError, match="non-empty string"):
-        post_id("tiktok", 7301234567890123456)  # type: ignore[arg-type]
+        post_id("tiktok", 7301234567890123456)  # type: ignore[arg-type]  # an int, on purpose
 
 
 @settings(max_examples=200, deadline=None)

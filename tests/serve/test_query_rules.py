@@ -34,7 +34,7 @@ def q(store: metrics.Store, scope: str, id: str, **kw) -> dict:
 
 def err(store: metrics.Store, scope: str, id: str | None, **kw) -> tuple[int, dict]:
     with pytest.raises(QueryError) as info:
-        q(store, scope, id, **kw)  # type: ignore[arg-type]
+        q(store, scope, id, **kw)  # type: ignore[arg-type]  # a missing id, on purpose
     return info.value.status, info.value.body
 
 

@@ -42,7 +42,8 @@ def _ig_insights(media: dict[str, Any]) -> dict[str, object] | Reject:
     for item in items:
         if not isinstance(item, dict):
             return Reject("invalid_record", "an insight must be an object")
-        metric = _IG_INSIGHTS.get(item.get("name"))  # type: ignore[arg-type]
+        name = item.get("name")
+        metric = _IG_INSIGHTS.get(name) if isinstance(name, str) else None
         values = item.get("values")
         if metric is None or not isinstance(values, list) or not values:
             continue

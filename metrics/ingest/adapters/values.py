@@ -113,20 +113,19 @@ def count(value: object) -> int | Bad | None:
 
 def scaled(value: object, factor: int) -> int | Bad | None:
     """A possibly fractional quantity times `factor`, rounded half-to-even to a whole number."""
-    kind = type(value)
-    if kind is int:
-        return _in_range(value * factor)  # type: ignore[operator]
+    if type(value) is int:
+        return _in_range(value * factor)
     if value is None:
         return None
-    if kind is float:
-        product = value * factor  # type: ignore[operator]
+    if type(value) is float:
+        product = value * factor
         if not -(2.0**63) < product < 2.0**63:
             return OUT_OF_RANGE
         nearest = round(product)
         if abs(product - nearest) < 1e-6:
             # Clearly integral (the usual 3-decimal seconds): no tie to break, no Decimal needed.
             return int(nearest)
-    if kind is float or kind is str:
+    if type(value) is float or type(value) is str:
         dec = _decimal(value)
         if dec is None:
             return BAD

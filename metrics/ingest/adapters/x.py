@@ -29,7 +29,9 @@ def _sum_known(a: object, b: object) -> object:
         return OUT_OF_RANGE
     if a is None or b is None:
         return None
-    return a + b  # type: ignore[operator]
+    # Both are validated counts here (`count` turned anything else into a marker above).
+    assert isinstance(a, int) and isinstance(b, int)
+    return a + b
 
 
 def x_tweets(response: dict[str, Any], ctx: Context, out: Sink) -> Reject | None:
