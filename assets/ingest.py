@@ -1,5 +1,6 @@
 """Ingest and normalize: the landing zone -> catalog tables and normalized observations."""
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ from assets import column_schema
 from assets.partitions import landing_partitions
 from assets.resources import WarehouseResource
 from metrics import faults
+from metrics.ingest import guard
 from metrics.ingest import steps as ingest
 from metrics.ingest.catalog import load_catalog
 from metrics.ingest.normalize import Accounting, recount_landing
@@ -23,6 +25,7 @@ from metrics.model.tables import (
 from metrics.warehouse import storage
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+INPUTS_CHECK = "inputs_present"
 RECONCILE_CHECK = "lines_reconcile"
 
 landing_zone = dg.AssetSpec(
@@ -43,20 +46,48 @@ landing_zone = dg.AssetSpec(
     kinds={"polars", "parquet"},
     owners=["team:data-platform"],
     pool="warehouse_writer",
+    check_specs=[
+        dg.AssetCheckSpec(
+            INPUTS_CHECK,
+            asset="catalog",
+            blocking=True,
+            description="The landing zone exists, a catalog snapshot is in reach, and it does not "
+            "drop more than METRICS_MAX_ACCOUNT_LOSS of the accounts served now. Checked before "
+            "anything is written; when it fails, the run stops and the warehouse is untouched.",
+        )
+    ],
 )
 def catalog(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
     """The newest catalog snapshot as `catalog_entities` and `catalog_accounts`
     (CATALOG_TABLES).
 
-    Attribution follows the newest snapshot, so every run republishes it whole.
+    Attribution follows the newest snapshot, so every run republishes it whole; but first the
+    inputs are checked (metrics/ingest/guard.py), so a missing mount cannot empty the warehouse.
     """
-    cat = ingest.write_catalog_tables(warehouse.raw, warehouse.warehouse)
+    loaded = load_catalog(warehouse.raw)
+    verdict = guard.check_inputs(warehouse.raw, warehouse.warehouse, loaded)
+    checked = dg.AssetCheckResult(
+        check_name=INPUTS_CHECK,
+        passed=verdict.ok,
+        metadata={
+            "landing_zone": str(warehouse.raw),
+            "snapshot": loaded.snapshot_file or "none",
+            "accounts_served": verdict.accounts_served,
+            "accounts_kept": verdict.accounts_kept,
+            "problems": dg.MetadataValue.json(list(verdict.problems)),
+        },
+    )
+    if not verdict.ok:
+        yield checked
+        raise dg.Failure(description="\n".join(verdict.problems))
+    cat = ingest.write_catalog_tables(warehouse.raw, warehouse.warehouse, loaded)
     faults.point("catalog.written")
     for where, why in cat.rejected:
         context.log.warning(f"catalog snapshot {where} skipped: {why}")
-    return dg.MaterializeResult(
+    yield checked
+    yield dg.MaterializeResult(
         metadata={
             "snapshot": cat.snapshot_file or "none",
             "accounts": cat.accounts.height,

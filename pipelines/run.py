@@ -40,7 +40,8 @@ import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from metrics import config, faults
-from metrics.ingest import layout
+from metrics.ingest import guard, layout
+from metrics.ingest.catalog import load_catalog
 from metrics.ingest.normalize import landing_dates
 
 # Dagster's console logger at INFO shows the per-date lines the assets log, not every event.
@@ -514,6 +515,7 @@ def run_range(first: date, last: date, signals: _Signals | None = None) -> bool:
         "dagster/asset_partition_range_end": last.isoformat(),
     }
     wait = slot_wait_seconds()
+    refuse_empty_inputs()
     with _instance() as instance:
         wait_for_pools(instance, job_pools(job), wait)
         faults.point("pools_checked")
@@ -550,6 +552,15 @@ def clear_run(run_id: str, force: bool = False) -> None:
             "already " + run.status.value if run.is_finished else f"{run.status.value} -> FAILURE"
         )
         print(f"run {run_id}: {change}; its pool slots are free")
+
+
+def refuse_empty_inputs() -> None:
+    """RunRefused, before any run is created, when the inputs would empty the warehouse
+    (metrics/ingest/guard.py; the catalog asset's blocking check says the same in the UI)."""
+    raw = config.raw_dir()
+    verdict = guard.check_inputs(raw, config.warehouse_dir(), load_catalog(raw))
+    if not verdict.ok:
+        raise RunRefused("\n".join(verdict.problems))
 
 
 def nightly_dates(day: date | None) -> tuple[date, date]:

@@ -148,9 +148,10 @@ def normalize_landing_dates(
     faults.point("normalize.written")
 
 
-def write_catalog_tables(raw: Path, warehouse: Path) -> Catalog:
-    """Publish the newest catalog as `catalog_entities` and `catalog_accounts`."""
-    catalog = load_catalog(raw)
+def write_catalog_tables(raw: Path, warehouse: Path, catalog: Catalog | None = None) -> Catalog:
+    """Publish the newest catalog (`catalog`, when the caller has loaded it already) as
+    `catalog_entities` and `catalog_accounts`."""
+    catalog = catalog or load_catalog(raw)
     storage.write_partition(warehouse, CATALOG_ENTITIES_TABLE, catalog.entities)
     faults.point("catalog.entities_written")
     storage.write_partition(warehouse, CATALOG_ACCOUNTS_TABLE, catalog.accounts)
