@@ -139,6 +139,7 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     rows = dict.fromkeys(NORMALIZED_NAMES, 0)
     written = 0
     lines_counted = files_found = 0
+    empty_dates: list[str] = []
     unbalanced: list[str] = []
     days = [date.fromisoformat(key) for key in context.partition_keys]
     with ingest.worker_pool() as pool:
@@ -161,6 +162,9 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
             written += stats.bytes_written
             for table, n in stats.rows.items():
                 rows[table] += n
+            if acc.files == 0:
+                empty_dates.append(key)
+                context.log.warning(f"{key}: no files landed on this date")
             context.log.info(
                 f"{key}: {acc.files} files = {acc.files_read} read + {acc.files_quarantined} "
                 f"quarantined, {acc.lines_read} lines = {acc.lines_used} used + "
@@ -179,6 +183,7 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
                 "lines_quarantined": total.lines_quarantined,
                 "records_quarantined": total.records_quarantined,
                 "files": total.files,
+                "dates_without_files": dg.MetadataValue.json(empty_dates),
                 "files_read": total.files_read,
                 "files_quarantined": total.files_quarantined,
                 "bytes_written": written,

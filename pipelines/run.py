@@ -38,11 +38,13 @@ from types import FrameType
 
 import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
+from rich.console import Console
 
 from metrics import config, faults
 from metrics.ingest import guard, layout
 from metrics.ingest.catalog import load_catalog
 from metrics.ingest.normalize import landing_dates
+from pipelines import report
 
 # Dagster's console logger at INFO shows the per-date lines the assets log, not every event.
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -527,6 +529,8 @@ def run_range(first: date, last: date, signals: _Signals | None = None) -> bool:
         if event.is_step_success or event.is_step_failure:
             mark = "ok  " if event.is_step_success else "FAIL"
             print(f"  {mark} {event.step_key}", flush=True)
+    if result is not None:
+        report.render(result, run, Console())
     return run.status == dg.DagsterRunStatus.SUCCESS
 
 
