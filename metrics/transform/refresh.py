@@ -3,7 +3,8 @@
 Design (docs/incremental.md has the long form): recompute only the posts that have new
 observations, and rewrite only the bucket partitions they touch. What to recompute and which
 partitions to rewrite is decided by the pure functions of `metrics/transform/plan.py` (pinned
-by tests/transform/test_refresh_plan.py without a disk); this module is the orchestration around them:
+by tests/transform/test_refresh_plan.py without a disk); this module is the orchestration
+around them:
 
 1. read the plan's inputs (the new observations, the lookback, posts, follower snapshots, the
    catalog, the ledger's owed entries);

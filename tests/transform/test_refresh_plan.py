@@ -87,8 +87,8 @@ def rows(df: pl.DataFrame) -> list[tuple]:
 
 
 def test_a_missing_instagram_insight_bounds_each_metric_by_its_own_last_value() -> None:
-    # tests/transform/test_incremental.py end to end: views known at Mar 5 06:00, missing at 12:00 (no
-    # insights), known again in the new pull of Mar 6 06:00. The earliest new snapshot is
+    # tests/transform/test_incremental.py end to end: views known at Mar 5 06:00, missing at
+    # 12:00 (no insights), known again in the new pull of Mar 6 06:00. The earliest new snapshot is
     # e = Mar 6 06:00, so the lookback starts at Mar 4 00:00.
     new, lookback, landing = frames(
         [
