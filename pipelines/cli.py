@@ -15,7 +15,15 @@ from datetime import date
 
 from metrics import config
 from metrics.cli import demo
-from metrics.cli.main import Command, Subcommands, build_parser, export_paths
+from metrics.cli.checks import iso_date
+from metrics.cli.main import (
+    Command,
+    Subcommands,
+    build_parser,
+    example,
+    export_paths,
+    share_path_flags,
+)
 from metrics.sample import generate
 from pipelines import run
 
@@ -61,13 +69,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def register(sub: Subcommands) -> None:
-    back = sub.add_parser("backfill", help="materialize every asset for a range of landing dates")
-    back.add_argument("--since", type=date.fromisoformat, help="first landing date (inclusive)")
-    back.add_argument("--until", type=date.fromisoformat, help="last landing date (inclusive)")
+    back = sub.add_parser(
+        "backfill",
+        help="materialize every asset for a range of landing dates",
+        **example("metrics backfill --since 2026-03-02 --until 2026-03-04"),
+    )
+    back.add_argument("--since", type=iso_date, help="first landing date (inclusive)")
+    back.add_argument("--until", type=iso_date, help="last landing date (inclusive)")
     back.set_defaults(func=cmd_backfill)
 
-    night = sub.add_parser("nightly", help="what the nightly schedule runs (default: yesterday)")
-    night.add_argument("--date", type=date.fromisoformat, help="landing date (default yesterday)")
+    night = sub.add_parser(
+        "nightly",
+        help="what the nightly schedule runs (default: yesterday)",
+        **example("metrics nightly --date 2026-03-04"),
+    )
+    night.add_argument("--date", type=iso_date, help="landing date (default yesterday)")
     night.set_defaults(func=cmd_nightly)
 
     clear = sub.add_parser(
@@ -75,18 +91,24 @@ def register(sub: Subcommands) -> None:
         help="mark a stuck run failed and free its pool slots",
         description="Mark a run failed and free its pool slots, so later runs stop waiting for "
         "it. Refuses a run whose process is still alive on this host unless --force.",
+        **example("metrics clear-run 6f1c2a9e-…"),
     )
     clear.add_argument("run_id", help="the run id named by the error message or the UI")
     clear.add_argument("--force", action="store_true", help="even if its process is alive")
     clear.set_defaults(func=cmd_clear_run)
 
-    sample = sub.add_parser("demo", help="sample data, the whole pipeline, a sample answer")
+    sample = sub.add_parser(
+        "demo",
+        help="sample data, the whole pipeline, a sample answer",
+        **example("metrics --raw /tmp/raw --warehouse /tmp/warehouse demo"),
+    )
     sample.set_defaults(func=cmd_demo)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser, sub = build_parser()
     register(sub)
+    share_path_flags(parser)
     args = parser.parse_args(argv)
     export_paths(args)
     func: Command = args.func

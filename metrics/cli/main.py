@@ -27,8 +27,36 @@ def export_paths(args: argparse.Namespace) -> None:
 def cmd_generate(args: argparse.Namespace) -> int:
     from metrics.sample import generate
 
-    argv = ["--out", str(args.out or config.raw_dir(args.raw)), *args.rest]
-    return generate.main(argv)
+    args.out = args.out or config.raw_dir(args.raw)
+    return generate.run(args)
+
+
+def example(*lines: str) -> dict[str, Any]:
+    """`add_parser` keywords giving a subcommand's --help an example epilog, kept as written."""
+    text = "example:\n" + "\n".join(f"  {line}" for line in lines)
+    return {"epilog": text, "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
+def _add_path_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "--raw", default=default, help=f"landing zone (default ${config.RAW_ENV} or data/raw)"
+    )
+    parser.add_argument(
+        "--warehouse",
+        default=default,
+        help=f"warehouse (default ${config.WAREHOUSE_ENV} or data/warehouse)",
+    )
+
+
+def share_path_flags(parser: argparse.ArgumentParser) -> None:
+    """Accept --raw/--warehouse after any (nested) subcommand too; call once every subcommand
+    is registered. SUPPRESS as the default keeps a value given before the subcommand."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                if "--raw" not in child._option_string_actions:
+                    _add_path_flags(child, argparse.SUPPRESS)
+                share_path_flags(child)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, Subcommands]:
@@ -36,21 +64,18 @@ def build_parser() -> tuple[argparse.ArgumentParser, Subcommands]:
     parser = argparse.ArgumentParser(
         prog="metrics", description="Social content metrics: ingest, roll up, query."
     )
-    parser.add_argument("--raw", help=f"landing zone (default ${config.RAW_ENV} or data/raw)")
-    parser.add_argument(
-        "--warehouse", help=f"warehouse (default ${config.WAREHOUSE_ENV} or data/warehouse)"
-    )
+    _add_path_flags(parser, None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    from metrics.sample import generate
 
     gen = sub.add_parser(
         "generate",
         help="write a deterministic sample landing zone",
-        description="Write a sample landing zone. Options after --out are passed through: "
-        "--seed N --accounts N --posts-per-account N --days N --start DATE "
-        "--interval-minutes N --truth PATH.",
+        description="Write a deterministic sample landing zone.",
+        **example("metrics generate --out data/raw --seed 5 --accounts 4 --days 2"),
     )
-    gen.add_argument("--out", help="landing zone to write (default: --raw)")
-    gen.add_argument("rest", nargs=argparse.REMAINDER)
+    generate.add_arguments(gen, out_required=False)
     gen.set_defaults(func=cmd_generate)
 
     from metrics.cli import query as cli_query

@@ -12,14 +12,18 @@ import sys
 from typing import Any
 
 import orjson
+import polars as pl
 from rich.console import Console
 from rich.table import Table
 
 from metrics import config
+from metrics.cli import checks
+from metrics.cli.main import example
 from metrics.model.scopes import GRANULARITIES, SCOPES
 from metrics.serve import keys
 from metrics.serve.errors import QueryError
 from metrics.serve.query import connect
+from metrics.warehouse import storage
 
 _BARS = "▁▂▃▄▅▆▇█"
 _SPARK_WIDTH = 48
@@ -86,6 +90,9 @@ def cmd_query(args: argparse.Namespace) -> int:
         )
     except QueryError as exc:
         sys.stdout.buffer.write(orjson.dumps(exc.body, option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.flush()
+        for hint in checks.query_hints(args.scope, args.granularity, args.metrics, args.tz):
+            print(f"metrics query: {hint}", file=sys.stderr)
         return 2
     if args.format == "table":
         render_table(body, Console())
@@ -126,12 +133,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unknown_org(org_id: str) -> str | None:
+    """Why `org_id` may not get a key: it is not an organization of the warehouse's catalog."""
+    if not org_id.startswith("org_"):
+        return None  # keys.create refuses it in its own words
+    warehouse = config.warehouse_dir()
+    entities = storage.read(warehouse, "catalog_entities", columns=["id", "kind"])
+    orgs = entities.filter(pl.col("kind") == "organization")["id"].to_list()
+    if org_id in orgs:
+        return None
+    found = checks.close_matches(org_id, orgs)
+    hint = f"; did you mean --org {' or '.join(found)}?" if found else ""
+    if not orgs:
+        hint = "; run `metrics backfill` first, or point --warehouse at the right warehouse"
+    return f"Unknown organization {org_id}: not in the catalog of {warehouse}{hint}"
+
+
 def cmd_keys_create(args: argparse.Namespace) -> int:
     path = keys.keys_file(args.keys_file)
+    scopes = tuple(args.scope or [keys.READ_SCOPE])
+    if problem := _unknown_org(args.org):
+        print(problem, file=sys.stderr)
+        return 2
     try:
-        secret, record = keys.create(path, args.org, tuple(args.scope or [keys.READ_SCOPE]))
+        secret, record = keys.create(path, args.org, scopes)
     except ValueError as exc:
         print(exc, file=sys.stderr)
+        for scope in scopes:
+            if scope not in keys.SCOPES and (found := checks.close_matches(scope, keys.SCOPES)):
+                print(f"did you mean --scope {' or '.join(found)}?", file=sys.stderr)
         return 2
     except keys.KeysFileError as exc:
         return _refuse(exc, "no key was created")
@@ -162,9 +192,13 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     except keys.KeysFileError as exc:
         print(f"metrics keys: {exc}", file=sys.stderr)
         return 2
+    rows = [("ID", "ORG", "SCOPES", "CREATED", "STATE")]
     for k in listed:
         state = f"revoked {k.revoked_at}" if k.revoked_at else "live"
-        print(f"{k.id}  {k.org_id}  {','.join(k.scopes)}  created {k.created_at}  {state}")
+        rows.append((k.id, k.org_id, ",".join(k.scopes), k.created_at, state))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return 0
 
 
@@ -180,6 +214,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "query",
         help="answer one metrics request from the warehouse",
         description="Print the body GET /v1/projects/{project}/metrics would return.",
+        **example(
+            "metrics query --org org_… --project prj_… --scope project --id prj_… \\",
+            "    --metrics views,engagement_rate --since 2026-03-02 --until 2026-03-07",
+        ),
     )
     query.add_argument("--org", required=True, help="organization asking (org_…)")
     query.add_argument("--project", required=True, help="project the request is made in (prj_…)")
@@ -195,7 +233,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     query.add_argument("--format", default="json", choices=("json", "table"))
     query.set_defaults(func=cmd_query)
 
-    serve = subparsers.add_parser("serve", help="serve the metrics endpoint over HTTP")
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve the metrics endpoint over HTTP",
+        **example("metrics serve --host 127.0.0.1 --port 8000 --keys-file data/keys.json"),
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
@@ -203,9 +245,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _keys_file_flag(serve)
     serve.set_defaults(func=cmd_serve)
 
-    key_parser = subparsers.add_parser("keys", help="create, list and revoke API keys")
+    key_parser = subparsers.add_parser(
+        "keys",
+        help="create, list and revoke API keys",
+        **example("metrics keys create --org org_… --scope metrics:read", "metrics keys list"),
+    )
     key_commands = key_parser.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    create = key_commands.add_parser("create", help="print a new key once; only its hash is kept")
+    create = key_commands.add_parser(
+        "create",
+        help="print a new key once; only its hash is kept",
+        description="Print a new key once, for an organization of the warehouse's catalog.",
+        **example("metrics keys create --org org_… --scope metrics:read --scope ads:read"),
+    )
     create.add_argument("--org", required=True, help="organization the key reads (org_…)")
     create.add_argument(
         "--scope",
@@ -214,10 +265,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _keys_file_flag(create)
     create.set_defaults(func=cmd_keys_create)
-    revoke = key_commands.add_parser("revoke", help="end a key, given the key or its id")
+    revoke = key_commands.add_parser(
+        "revoke",
+        help="end a key, given the key or its id",
+        **example("metrics keys revoke 0123456789ab"),
+    )
     revoke.add_argument("key", metavar="KEY_OR_ID")
     _keys_file_flag(revoke)
     revoke.set_defaults(func=cmd_keys_revoke)
-    listing = key_commands.add_parser("list", help="show every key's id, org, scopes and state")
+    listing = key_commands.add_parser(
+        "list",
+        help="show every key's id, org, scopes and state",
+        **example("metrics keys list --keys-file data/keys.json"),
+    )
     _keys_file_flag(listing)
     listing.set_defaults(func=cmd_keys_list)

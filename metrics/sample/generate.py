@@ -171,14 +171,25 @@ def generate(
     return summary
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Shared by `python -m metrics.sample.generate` and the `metrics generate` subcommand."""
-    parser.add_argument("--out", type=Path, required=True, help="landing-zone root to write")
+def _start_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2026-03-02"
+        ) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser, out_required: bool = True) -> None:
+    """Shared by `python -m metrics.sample.generate` and the `metrics generate` subcommand (whose
+    --out defaults to --raw)."""
+    where = "landing-zone root to write" + ("" if out_required else " (default: --raw)")
+    parser.add_argument("--out", type=Path, required=out_required, help=where)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--accounts", type=int, default=12)
     parser.add_argument("--posts-per-account", type=int, default=5)
     parser.add_argument("--days", type=int, default=3)
-    parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 3, 2))
+    parser.add_argument("--start", type=_start_date, default=date(2026, 3, 2))
     parser.add_argument("--interval-minutes", type=int, default=30)
     parser.add_argument("--truth", type=Path, default=None, help="also write the truth JSON here")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: CPUs)")

@@ -160,5 +160,8 @@ def test_keys_create_refuses_an_unknown_scope(run, tmp_path):
         "keys", "create", "--org", "org_a", "--scope", "metrics:raed", "--keys-file", str(path)
     )
     assert (code, out) == (2, "")
-    assert err == "Unknown scope metrics:raed; a key may carry metrics:read, ads:read.\n"
+    assert err == (
+        "Unknown scope metrics:raed; a key may carry metrics:read, ads:read.\n"
+        "did you mean --scope metrics:read?\n"
+    )
     assert not path.exists()
