@@ -6,13 +6,16 @@ rollup_hour row (an increment, a publication or a follower snapshot).
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from fastapi.testclient import TestClient
 
 import metrics
 from metrics.serve import keys
 from metrics.serve.http import create_app
-from tests.helpers.tiny import DATA, P1, P2, P4, PA2, PB
+from tests.helpers.tiny import DATA, P1, P2, P4, PA2, PB, t
+from tests.helpers.warehouse import Warehouse, write_warehouse
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +166,20 @@ def test_openapi_documents_the_listing(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert "get" in paths["/v1/projects"]
     assert "get" in paths["/v1/projects/{projectId}/entities"]
+
+
+def test_a_new_warehouse_version_is_listed_after_the_reload(tmp_path):
+    catalog = copy.deepcopy(DATA.catalog)
+    catalog["projects"][0]["name"] = "Renamed"
+    v2 = Warehouse(
+        catalog=catalog,
+        posts=DATA.posts,
+        hourly=[*DATA.hourly, (P1, t("2026-04-05T03:00"), {"views": 1})],
+        followers=DATA.followers,
+    )
+    store = metrics.connect(write_warehouse(tmp_path, DATA))
+    assert store.list("projects", project_id="prj_a1")[0]["name"] == "Launch"
+    write_warehouse(tmp_path, v2)
+    assert store.refresh()
+    project = store.list("projects", project_id="prj_a1")[0]
+    assert (project["name"], project["last_data_at"]) == ("Renamed", "2026-04-05T04:00:00Z")
