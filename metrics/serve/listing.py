@@ -61,9 +61,8 @@ class Listing:
     """One frame per kind, in id order, each with `org_id` and (below orgs) `project_id`."""
 
     frames: dict[str, pl.DataFrame]
-
-    def projects(self) -> dict[str, str]:
-        return dict(self.frames["projects"].select("id", "org_id").iter_rows())
+    orgs: frozenset[str]
+    owners: dict[str, str]  # project id -> org id
 
     def select(
         self, kind: str, org_id: str | None = None, project_id: str | None = None
@@ -77,13 +76,13 @@ class Listing:
             raise ValidationError(f"Unknown kind: {kind}. Use one of {', '.join(KINDS)}.")
         frame = self.frames[kind]
         if org_id is not None:
-            if org_id not in set(self.frames["orgs"]["id"]):
+            if org_id not in self.orgs:
                 raise NotFoundError(f"organization {org_id} not found.")
             frame = frame.filter(pl.col("org_id") == org_id)
         if project_id is not None:
             if kind == "orgs":
                 raise ValidationError("--project does not narrow a list of organizations.")
-            owner = self.projects().get(project_id)
+            owner = self.owners.get(project_id)
             if owner is None or (org_id is not None and owner != org_id):
                 raise NotFoundError(f"Project {project_id} not found.")
             frame = frame.filter(pl.col("project_id") == project_id)
@@ -166,7 +165,11 @@ def build(
         "accounts": account_rows,
         "posts": post_rows,
     }
-    return Listing({kind: _with_span(frame, spans, kind) for kind, frame in frames.items()})
+    return Listing(
+        frames={kind: _with_span(frame, spans, kind) for kind, frame in frames.items()},
+        orgs=frozenset(orgs["id"]),
+        owners=dict(projects.select("id", "org_id").iter_rows()),
+    )
 
 
 def load(warehouse: Path, hourly: pl.DataFrame) -> Listing:
