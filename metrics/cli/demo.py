@@ -72,9 +72,9 @@ def print_next_steps(warehouse: Path, console: Console, project: str | None = No
     if chosen is None:
         return
     org, prj = chosen["org_id"], chosen["id"]
-    since = _day(chosen["first_data_at"])
     last = chosen["last_data_at"]
     until = _day(last) + timedelta(days=0 if last.endswith("T00:00:00Z") else 1)
+    since = max(_day(chosen["first_data_at"]), until - timedelta(days=7))  # a week fits a screen
     flag = "" if warehouse.resolve() == config.warehouse_dir() else f" --warehouse {warehouse}"
     cli = f".venv/bin/metrics{flag}"
     url = (

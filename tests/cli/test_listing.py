@@ -100,7 +100,8 @@ def test_demo_next_steps_use_ids_that_exist(warehouse):
     assert f"/v1/projects/{prj}/entities" in text
     assert f"{flag} ls projects" in text
     # the printed query answers, with the printed window
-    since, until = project["first_data_at"][:10], text.split("--until ")[1].split()[0]
+    since, until = (text.split(f"--{end} ")[1].split()[0] for end in ("since", "until"))
+    assert since >= project["first_data_at"][:10] and until > project["last_data_at"][:10]
     body = store.query(
         org_id=org, project_id=prj, scope="project", id=prj, since=since, until=until
     )
