@@ -1,14 +1,16 @@
-"""What `make demo` prints at the end: proof that the warehouse answers."""
+"""What `make demo` prints at the end: proof that the warehouse answers, then copyable next
+steps (query, `make ui`, a key, the server, curl) that use the warehouse's real ids."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+from metrics import config
 from metrics.model.tables import QUARANTINE_TABLE, ROLLUPS
 from metrics.warehouse import storage
 
@@ -53,6 +55,58 @@ def print_summary(warehouse: Path, console: Console | None = None) -> None:
         f"\nAnalysts: every table is Parquet under {storage.parquet_root(warehouse)} and a view "
         f"in {warehouse / storage.DUCKDB_FILE} (open it read-only)."
     )
+    print_next_steps(warehouse, console, project)
+
+
+def _day(stamp: str) -> date:
+    return date.fromisoformat(stamp[:10])
+
+
+def print_next_steps(warehouse: Path, console: Console, project: str | None = None) -> None:
+    """Commands to copy, with real ids: `project`, else the first project with data."""
+    from metrics.serve.query import connect
+
+    store = connect(warehouse)
+    projects = [p for p in store.list("projects") if p["first_data_at"] is not None]
+    chosen = next((p for p in projects if p["id"] == project), projects[0] if projects else None)
+    if chosen is None:
+        return
+    org, prj = chosen["org_id"], chosen["id"]
+    last = chosen["last_data_at"]
+    until = _day(last) + timedelta(days=0 if last.endswith("T00:00:00Z") else 1)
+    since = max(_day(chosen["first_data_at"]), until - timedelta(days=7))  # a week fits a screen
+    flag = "" if warehouse.resolve() == config.warehouse_dir() else f" --warehouse {warehouse}"
+    cli = f".venv/bin/metrics{flag}"
+    url = (
+        f"http://127.0.0.1:8000/v1/projects/{prj}/metrics?scope=project&id={prj}"
+        f"&metrics=views&metrics=engagement_rate&since={since}T00:00:00Z"
+        f"&until={until}T00:00:00Z&granularity=day"
+    )
+    steps = [
+        "# find your ids (organizations, projects, layers, accounts, posts)",
+        f"{cli} ls projects",
+        f"{cli} ls accounts --org {org} --project {prj}",
+        "# query a project",
+        f"{cli} query --org {org} --project {prj} --scope project --id {prj} "
+        f"--since {since} --until {until} --format table",
+        "# the Dagster UI (it keeps running: use its own terminal)",
+        "make ui",
+        "# the HTTP server, in a second terminal",
+        f"{cli} serve --host 127.0.0.1 --port 8000",
+        "# back in the first: an API key for the organization (shown once), then curl",
+        f"KEY=$({cli} keys create --org {org})",
+        f'curl "{url}" -H "Authorization: Bearer $KEY"',
+        f'curl "http://127.0.0.1:8000/v1/projects/{prj}/entities" -H "Authorization: Bearer $KEY"',
+    ]
+    console.print("\nNext steps (copy and paste):", style="bold")
+    for line in steps:
+        console.print(
+            line,
+            style="dim" if line.startswith("#") else None,
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
 
 
 def _print_query(warehouse: Path, project: str, days: pl.DataFrame, console: Console) -> None:

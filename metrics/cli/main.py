@@ -81,4 +81,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Subcommands]:
     from metrics.cli import query as cli_query
 
     cli_query.register(sub)
+    from metrics.cli import listing as cli_listing
+
+    cli_listing.register(sub)
     return parser, sub

@@ -1,4 +1,6 @@
-"""`GET /v1/projects/{projectId}/metrics` over HTTP (spec §6), a thin shell over `Store.query`.
+"""`GET /v1/projects/{projectId}/metrics` over HTTP (spec §6), a thin shell over `Store.query`,
+and the listing beside it (`GET /v1/projects`, `GET /v1/projects/{projectId}/entities`, a thin
+shell over `Store.list`: an extension beyond the contract, to find one's ids).
 
 The organization always comes from the API key, never from the request, so a key of one
 organization cannot name another's data; what it may name is then judged by the read
@@ -84,6 +86,37 @@ class MetricsBody(BaseModel):
     as_of: str | None
     series: list[dict[str, str | int | float | bool]]
     totals: dict[str, int | float]
+
+
+class EntityRow(BaseModel):
+    """One listed entity; which fields appear depends on its kind (see metrics.serve.listing)."""
+
+    id: str
+    name: str | None = None
+    handle: str | None = None
+    platform: str | None = None
+    platforms: list[str] | None = None
+    kind: str | None = None
+    org_id: str
+    project_id: str | None = None
+    project_layer_id: str | None = None
+    social_account_id: str | None = None
+    native_id: str | None = None
+    published_at: str | None = None
+    first_data_at: str | None
+    last_data_at: str | None
+
+
+class ProjectsBody(BaseModel):
+    projects: list[EntityRow]
+
+
+class EntitiesBody(BaseModel):
+    project: EntityRow
+    layers: list[EntityRow]
+    accounts: list[EntityRow]
+    posts: list[EntityRow] | None = None
+    posts_total: int | None = None
 
 
 def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -281,11 +314,9 @@ def create_app(
         granularity: Annotated[str, Query(json_schema_extra={"enum": list(GRANULARITIES)})] = "day",
         tz: Annotated[str, Query(description="IANA zone for day and week buckets.")] = "UTC",
     ) -> Response:
-        key = ring.lookup(credentials.credentials) if credentials else None
-        if key is None:
-            return _error(401, "Missing or unknown API key.", {"WWW-Authenticate": "Bearer"})
-        if keys.READ_SCOPE not in key.scopes:
-            return _error(403, f"This key lacks the {keys.READ_SCOPE} scope.")
+        key = _reader(credentials)
+        if isinstance(key, Response):
+            return key
         try:
             body = store.query(
                 org_id=key.org_id,
@@ -298,6 +329,64 @@ def create_app(
                 granularity=granularity,
                 tz=tz,
             )
+        except QueryError as exc:
+            return _json(exc.body, exc.status)
+        return _json(body)
+
+    def _reader(credentials: HTTPAuthorizationCredentials | None) -> keys.Key | Response:
+        """The key's record, or the 401/403 response (the same rules as the metrics route)."""
+        key = ring.lookup(credentials.credentials) if credentials else None
+        if key is None:
+            return _error(401, "Missing or unknown API key.", {"WWW-Authenticate": "Bearer"})
+        if keys.READ_SCOPE not in key.scopes:
+            return _error(403, f"This key lacks the {keys.READ_SCOPE} scope.")
+        return key
+
+    @app.get(
+        "/v1/projects",
+        response_model=None,
+        responses={200: {"model": ProjectsBody}, **errors},
+        summary="The projects of the key's organization (find your ids)",
+    )
+    def list_projects(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> Response:
+        key = _reader(credentials)
+        if isinstance(key, Response):
+            return key
+        try:
+            projects = store.list("projects", org_id=key.org_id)
+        except QueryError:  # an org with no catalog entry yet has no projects
+            projects = []
+        return _json({"projects": projects})
+
+    @app.get(
+        "/v1/projects/{projectId}/entities",
+        response_model=None,
+        responses={200: {"model": EntitiesBody}, **errors},
+        summary="One project's layers and accounts, and optionally its posts",
+    )
+    def project_entities(
+        projectId: str,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+        posts: Annotated[bool, Query(description="Also list the project's posts.")] = False,
+        limit: Annotated[
+            int, Query(ge=1, le=10_000, description="At most this many posts, in id order.")
+        ] = 100,
+    ) -> Response:
+        key = _reader(credentials)
+        if isinstance(key, Response):
+            return key
+        org, project = key.org_id, projectId
+        try:
+            body: dict[str, Any] = {
+                kind: store.list(kind, org_id=org, project_id=project)
+                for kind in ("layers", "accounts")
+            }
+            body = {"project": store.list("projects", org_id=org, project_id=project)[0], **body}
+            if posts:
+                body["posts"] = store.list("posts", org_id=org, project_id=project, limit=limit)
+                body["posts_total"] = store.count("posts", org_id=org, project_id=project)
         except QueryError as exc:
             return _json(exc.body, exc.status)
         return _json(body)

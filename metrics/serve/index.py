@@ -39,6 +39,7 @@ from metrics.model.tables import (
     ROLLUPS,
     Table,
 )
+from metrics.serve import listing as listings
 from metrics.serve.window import DAY, EPOCH_MONDAY, HOUR, WEEK
 from metrics.warehouse import storage
 
@@ -118,6 +119,7 @@ class Index:
     homes: dict[Key, tuple[str, str | None]]  # entity -> (org id, project id)
     grains: tuple[tuple[Grain, int, int], ...]  # (grain, bucket length, origin), coarsest first
     activity: Activity
+    listing: listings.Listing  # names, ids and data spans for `metrics ls` and /v1/projects
 
     def measure(self, key: Key, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(P, F) at each edge: additive sums of everything before it, and followers."""
@@ -239,6 +241,7 @@ def load(warehouse: Path) -> Index:
         frame = read(warehouse, table, columns=_ROLLUP_COLUMNS)
         if table is ROLLUPS["hour"]:
             activity = _activity(lineage, frame)
+            listing = listings.load(warehouse, frame)
         if frame.height:
             grains.append((_grain(frame), length, origin))
     projects = entities.filter(pl.col("kind") == "project").select("id", "org_id")
@@ -249,4 +252,5 @@ def load(warehouse: Path) -> Index:
         homes=_homes(entities, accounts, lineage),
         grains=tuple(grains),
         activity=activity,
+        listing=listing,
     )

@@ -22,6 +22,7 @@ import polars as pl
 from metrics import config
 from metrics.model.measures import ADDITIVE, ENGAGEMENTS, METRICS, PAID_METRICS
 from metrics.model.scopes import ROOT, SCOPE, SCOPES
+from metrics.serve import listing as listings
 from metrics.serve import window as windows
 from metrics.serve.errors import NotFoundError, ValidationError
 from metrics.serve.index import Index, load, read_manifest
@@ -213,6 +214,27 @@ class Store:
         window = windows.resolve(since, until, granularity, tz or "UTC", now)
         _check_visible(index, org_id, project_id, scope, id)
         return _answer(index, scope, id, names, window)
+
+    def list(
+        self,
+        kind: str,
+        *,
+        org_id: str | None = None,
+        project_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Entities of one kind (`metrics.serve.listing.KINDS`) inside org_id and project_id.
+
+        `NotFoundError` for an unknown org or a project not in it, `ValidationError` for an
+        unknown kind; see `metrics.serve.listing`.
+        """
+        self._check_for_new_version()
+        frame = self._index.listing.select(kind, org_id, project_id)
+        return listings.rows(frame, limit)
+
+    def count(self, kind: str, *, org_id: str | None = None, project_id: str | None = None) -> int:
+        """How many entities `list` would return without a limit."""
+        return self._index.listing.select(kind, org_id, project_id).height
 
 
 def connect(warehouse: str | os.PathLike[str] | None = None) -> Store:
