@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from metrics import config
+from metrics.cli.main import example
 from metrics.serve.errors import QueryError
 from metrics.serve.listing import KINDS
 from metrics.serve.query import connect
@@ -72,6 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="list organizations, projects, layers, accounts or posts, with their ids",
         description="List entities of the newest catalog with names, ids, platforms and the "
         "first and last UTC hour with data (ready for --since/--until).",
+        **example("metrics ls projects --org org_acme", "metrics ls posts --project prj_launch"),
     )
     ls.add_argument("kind", choices=KINDS)
     ls.add_argument("--org", help="only inside this organization (org_…)")
