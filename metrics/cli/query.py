@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -40,10 +41,28 @@ def sparkline(values: list[float]) -> str:
     return "".join(_BARS[round((v - low) / span * (len(_BARS) - 1))] for v in values)
 
 
-def _cell(name: str, value: Any) -> str:
+def _cell(name: str, value: Any, span: dict[str, Any] | None = None) -> str:
+    """A value for people. A rate over a span without positive views has no base to speak of
+    (its value divides by max(views, 1)), so it shows as "–" rather than, say, -4800 %."""
     if name == "engagement_rate":
+        if span is not None and span.get("views", 1) <= 0:
+            return "–"
         return f"{value:.2%}"
     return f"{value:,}"
+
+
+def after_as_of(body: dict[str, Any]) -> str | None:
+    """A warning when the window ends after `as_of`, the newest observation the warehouse holds:
+    its last buckets are zeros because nothing is loaded yet, not because nothing happened."""
+    as_of, until = body.get("as_of"), body["window"]["until"]
+    if as_of is None:
+        return "the warehouse holds no observation yet (as_of is null): every value is a zero"
+    if datetime.fromisoformat(until) > datetime.fromisoformat(as_of):
+        return (
+            f"the window ends at {until}, after as_of {as_of} (the newest observation loaded): "
+            "the buckets after it are not loaded yet, so their zeros say nothing"
+        )
+    return None
 
 
 def render_table(body: dict[str, Any], console: Console) -> None:
@@ -61,14 +80,14 @@ def render_table(body: dict[str, Any], console: Console) -> None:
         table.add_column(name, justify="right")
     for row in body["series"]:
         label = row["bucket"] + ("*" if row.get("partial") else "")
-        table.add_row(label, *(_cell(n, row[n]) for n in names))
+        table.add_row(label, *(_cell(n, row[n], row) for n in names))
     totals = Table(title="totals")
     totals.add_column("metric")
     totals.add_column("total", justify="right")
     totals.add_column("series")
     for name in names:
         line = sparkline([row[name] for row in body["series"]])
-        totals.add_row(name, _cell(name, body["totals"][name]), line)
+        totals.add_row(name, _cell(name, body["totals"][name], body["totals"]), line)
     totals.add_row("post_count", _cell("post_count", body["totals"]["post_count"]), "")
     console.print(table)
     console.print(totals)
@@ -98,6 +117,8 @@ def cmd_query(args: argparse.Namespace) -> int:
         render_table(body, Console())
     else:
         sys.stdout.buffer.write(orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n")
+    if warning := after_as_of(body):
+        print(f"metrics query: {warning}", file=sys.stderr)
     return 0
 
 

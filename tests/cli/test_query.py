@@ -165,3 +165,30 @@ def test_keys_create_refuses_an_unknown_scope(run, tmp_path):
         "did you mean --scope metrics:read?\n"
     )
     assert not path.exists()
+
+
+def test_a_window_ending_after_as_of_is_warned_on_stderr(run) -> None:
+    # The tiny warehouse's newest observation is acc_tt's follower snapshot of Apr 2 09:15.
+    base = (*ASK, "--scope", "project", "--id", "prj_a1", "--since", "2026-04-01")
+    code, _, err = run(*base, "--until", "2026-04-05")
+    assert code == 0
+    assert (
+        "metrics query: the window ends at 2026-04-05T00:00:00Z, after as_of "
+        "2026-04-02T09:15:00Z (the newest observation loaded)" in err
+    )
+    code, _, err = run(*base, "--until", "2026-04-02T09:00:00Z")
+    assert (code, err) == (0, "")
+
+
+def test_a_rate_without_positive_views_shows_a_dash_in_the_table(run) -> None:
+    # P2 on Apr 2: views -20 (a decrease) and likes +4 that day; views 200 on Mar 31.
+    code, out, _ = run(
+        *ASK,
+        "--scope", "platform_post", "--id", "pst_instagram_17900000000000001",
+        "--metrics", "views,engagement_rate",
+        "--since", "2026-03-31", "--until", "2026-04-03", "--format", "table",
+    )  # fmt: skip
+    assert code == 0
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if "│ 2026-" in line}
+    assert rows["2026-04-02"].split("│")[3].strip() == "–"  # -20 views: no base
+    assert rows["2026-03-31"].split("│")[3].strip() == "5.00%"  # 10 likes / 200 views
