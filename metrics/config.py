@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from datetime import date
 from pathlib import Path
@@ -36,4 +37,15 @@ def first_landing_date() -> date:
         raise ConfigError(
             f"{FIRST_LANDING_ENV}={value!r} is not a YYYY-MM-DD date; "
             f"set it to the first landing date to partition (default {DEFAULT_FIRST_LANDING})."
+        ) from None
+
+
+def iso_date(text: str) -> date:
+    """An argparse `type` for a date option, refusing in our words rather than Python's; shared
+    by the CLI and the sample generator, which may not import each other."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2026-03-02"
         ) from None

@@ -15,7 +15,6 @@ from datetime import date
 
 from metrics import config
 from metrics.cli import demo
-from metrics.cli.checks import iso_date
 from metrics.cli.main import (
     Command,
     Subcommands,
@@ -74,8 +73,8 @@ def register(sub: Subcommands) -> None:
         help="materialize every asset for a range of landing dates",
         **example("metrics backfill --since 2026-03-02 --until 2026-03-04"),
     )
-    back.add_argument("--since", type=iso_date, help="first landing date (inclusive)")
-    back.add_argument("--until", type=iso_date, help="last landing date (inclusive)")
+    back.add_argument("--since", type=config.iso_date, help="first landing date (inclusive)")
+    back.add_argument("--until", type=config.iso_date, help="last landing date (inclusive)")
     back.set_defaults(func=cmd_backfill)
 
     night = sub.add_parser(
@@ -83,7 +82,7 @@ def register(sub: Subcommands) -> None:
         help="what the nightly schedule runs (default: yesterday)",
         **example("metrics nightly --date 2026-03-04"),
     )
-    night.add_argument("--date", type=iso_date, help="landing date (default yesterday)")
+    night.add_argument("--date", type=config.iso_date, help="landing date (default yesterday)")
     night.set_defaults(func=cmd_nightly)
 
     clear = sub.add_parser(

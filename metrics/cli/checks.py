@@ -7,11 +7,9 @@ these hints only add a line on stderr that names the closest valid value.
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import zoneinfo
 from collections.abc import Iterable, Sequence
-from datetime import date
 from functools import cache
 
 from metrics.model.measures import METRICS, PAID_METRICS
@@ -37,16 +35,6 @@ ZONE_ABBREVIATIONS: dict[str, str] = {
     "AEST": "Australia/Sydney",
     "AEDT": "Australia/Sydney",
 }
-
-
-def iso_date(text: str) -> date:
-    """An argparse `type` for a landing date, refusing in our words rather than Python's."""
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2026-03-02"
-        ) from None
 
 
 def close_matches(word: str, choices: Iterable[str]) -> list[str]:

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import orjson
 
+from metrics import config
 from metrics.sample.batch import BATCH_SIZE, GenerateSummary, Task, TaskResult
 from metrics.sample.catalog import build_catalog, move_one_account
 from metrics.sample.defects import REASONS
@@ -171,15 +172,6 @@ def generate(
     return summary
 
 
-def _start_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2026-03-02"
-        ) from None
-
-
 def add_arguments(parser: argparse.ArgumentParser, out_required: bool = True) -> None:
     """Shared by `python -m metrics.sample.generate` and the `metrics generate` subcommand (whose
     --out defaults to --raw)."""
@@ -189,7 +181,7 @@ def add_arguments(parser: argparse.ArgumentParser, out_required: bool = True) ->
     parser.add_argument("--accounts", type=int, default=12)
     parser.add_argument("--posts-per-account", type=int, default=5)
     parser.add_argument("--days", type=int, default=3)
-    parser.add_argument("--start", type=_start_date, default=date(2026, 3, 2))
+    parser.add_argument("--start", type=config.iso_date, default=date(2026, 3, 2))
     parser.add_argument("--interval-minutes", type=int, default=30)
     parser.add_argument("--truth", type=Path, default=None, help="also write the truth JSON here")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: CPUs)")
