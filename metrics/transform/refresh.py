@@ -45,8 +45,6 @@ from metrics.warehouse import ledger, storage
 
 __all__ = [
     "POSTS_PER_SLICE",
-    "ROLLUP_KEYS",
-    "ROLLUP_TABLES",
     "HourlyResult",
     "RollupResult",
     "refresh_post_hourly",
@@ -55,9 +53,6 @@ __all__ = [
 ]
 
 POSTS_PER_SLICE = 5_000
-# granularity -> rollup table name, and -> its partition key (from the registry).
-ROLLUP_TABLES = {g: t.name for g, t in tables.ROLLUPS.items()}
-ROLLUP_KEYS = {g: str(t.partition_key) for g, t in tables.ROLLUPS.items()}
 HOURLY = tables.POST_HOURLY_TABLE
 
 
@@ -84,7 +79,7 @@ def _scan_partitions(
     warehouse: Path, table: tables.Table, keep: Callable[[date], bool]
 ) -> pl.LazyFrame:
     """The landing partitions of `table` that `keep` accepts, without the hive key."""
-    values = [v for v in storage.partition_values(warehouse, table, "landing_date")]
+    values = storage.partition_values(warehouse, table, "landing_date")
     wanted = [v for v in values if keep(date.fromisoformat(v))]
     return storage.scan(warehouse, table, wanted).select(list(table.schema))
 
@@ -288,9 +283,10 @@ def refresh_rollups(warehouse: Path, landing: list[date]) -> RollupResult:
         date.fromisoformat(v) for v in storage.partition_values(warehouse, HOURLY, "day")
     ]
     work = plan.plan_rollups(landing, owed, posts, followers, accounts, hourly_days)
-    written: dict[str, list[str]] = {t: [] for t in ROLLUP_TABLES.values()}
-    rows = dict.fromkeys(ROLLUP_TABLES.values(), 0)
-    sizes = dict.fromkeys(ROLLUP_TABLES.values(), 0)
+    names = [t.name for t in tables.ROLLUPS.values()]
+    written: dict[str, list[str]] = {name: [] for name in names}
+    rows = dict.fromkeys(names, 0)
+    sizes = dict.fromkeys(names, 0)
     # Hour and day buckets need only the touched days; week buckets need their whole weeks.
     week_source = _hourly_days(warehouse, work.hourly_days)
     day_source = week_source.filter(pl.col("hour").dt.date().is_in(work.days))
