@@ -40,6 +40,7 @@ from metrics.model.tables import (
     Table,
 )
 from metrics.serve import listing as listings
+from metrics.serve import ranking as rankings
 from metrics.serve.window import DAY, EPOCH_MONDAY, HOUR, WEEK
 from metrics.warehouse import storage
 
@@ -96,17 +97,21 @@ class Activity:
     ranges: dict[Key, tuple[int, int]]
 
     def count(self, key: Key, since: int, until: int) -> int:
+        return int(self.active(key, since, until).sum())
+
+    def active(self, key: Key, since: int, until: int) -> np.ndarray:
+        """Which posts of the key's range of positions are active in [since, until)."""
         lo, hi = self.ranges.get(key, (0, 0))
         start, end = since // HOUR, until // HOUR
         first, last = self.first[lo:hi], self.last[lo:hi]
         touching = (first < end) & (last >= start)
         certain = touching & ((first >= start) | (last < end))
-        straddling = np.flatnonzero(touching & ~certain) + lo
-        if not len(straddling):
-            return int(certain.sum())
-        base = straddling << _HOUR_BITS
-        nxt = self.keys[np.searchsorted(self.keys, base | start)]
-        return int(certain.sum()) + int((nxt < (base | end)).sum())
+        straddling = np.flatnonzero(touching & ~certain)
+        if len(straddling):
+            base = (straddling + lo) << _HOUR_BITS
+            nxt = self.keys[np.searchsorted(self.keys, base | start)]
+            certain[straddling] = nxt < (base | end)
+        return certain
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,7 @@ class Index:
     grains: tuple[tuple[Grain, int, int], ...]  # (grain, bucket length, origin), coarsest first
     activity: Activity
     listing: listings.Listing  # names, ids and data spans for `metrics ls` and /v1/projects
+    ranking: rankings.Ranking  # per-post window sums for top performers
 
     def measure(self, key: Key, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(P, F) at each edge: additive sums of everything before it, and followers."""
@@ -234,7 +240,11 @@ def load(warehouse: Path) -> Index:
         CATALOG_ACCOUNTS_TABLE,
         columns=["social_account_id", "project_layer_id", "project_id", "org_id"],
     )
-    posts = read(warehouse, POSTS_TABLE, columns=["platform_post_id", "social_account_id"])
+    posts = read(
+        warehouse,
+        POSTS_TABLE,
+        columns=["platform_post_id", "social_account_id", "platform", "published_at"],
+    )
     lineage = _lineage(accounts, posts)
     grains = []
     for table, length, origin in _GRAINS:  # one table in memory at a time
@@ -244,6 +254,7 @@ def load(warehouse: Path) -> Index:
             listing = listings.load(warehouse, frame)
         if frame.height:
             grains.append((_grain(frame), length, origin))
+    hour = next((g for g, length, _ in grains if length == HOUR), None)
     projects = entities.filter(pl.col("kind") == "project").select("id", "org_id")
     return Index(
         version=manifest.get("version"),
@@ -253,4 +264,10 @@ def load(warehouse: Path) -> Index:
         grains=tuple(grains),
         activity=activity,
         listing=listing,
+        ranking=rankings.build(
+            lineage,
+            hour.starts if hour else None,
+            hour.cum if hour else None,
+            hour.ranges if hour else {},
+        ),
     )
