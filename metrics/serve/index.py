@@ -97,21 +97,17 @@ class Activity:
     ranges: dict[Key, tuple[int, int]]
 
     def count(self, key: Key, since: int, until: int) -> int:
-        return int(self.active(key, since, until).sum())
-
-    def active(self, key: Key, since: int, until: int) -> np.ndarray:
-        """Which posts of the key's range of positions are active in [since, until)."""
         lo, hi = self.ranges.get(key, (0, 0))
         start, end = since // HOUR, until // HOUR
         first, last = self.first[lo:hi], self.last[lo:hi]
         touching = (first < end) & (last >= start)
         certain = touching & ((first >= start) | (last < end))
-        straddling = np.flatnonzero(touching & ~certain)
-        if len(straddling):
-            base = (straddling + lo) << _HOUR_BITS
-            nxt = self.keys[np.searchsorted(self.keys, base | start)]
-            certain[straddling] = nxt < (base | end)
-        return certain
+        straddling = np.flatnonzero(touching & ~certain) + lo
+        if not len(straddling):
+            return int(certain.sum())
+        base = straddling << _HOUR_BITS
+        nxt = self.keys[np.searchsorted(self.keys, base | start)]
+        return int(certain.sum()) + int((nxt < (base | end)).sum())
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 `Store.top_performers` checks the request as `query` does (the same window rules, 422 and 404
 bodies and tenant rules) and answers from the index in a few vectorized steps over the scope's
-contiguous range of post positions: which posts are active in the window (`index.Activity`),
-the filters, every candidate's sums over the window (`ranking.Ranking.sums`, two lookups per
-post), then the order. Only the ≤ 100 posts returned become Python objects.
+contiguous range of post positions: the posts whose active hours (`index.Activity`) reach into
+the window, the filters, each one's sums over the window and whether it moved there at all
+(`ranking.Ranking.window`), then the order. Only the ≤ 100 posts returned become Python objects.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from metrics.serve import window as windows
 from metrics.serve.errors import ValidationError
 from metrics.serve.index import Index
 from metrics.serve.ranking import NO_TIME
+from metrics.serve.window import HOUR
 
 # What a post can be ranked by: its additive metrics, and the ratio of their sums.
 RANK_METRICS: tuple[str, ...] = (*POST_METRICS, "engagement_rate")
@@ -108,16 +109,20 @@ def answer(
     min_views: int,
 ) -> dict[str, Any]:
     """The 200 body for a checked, visible request."""
-    ranking = index.ranking
+    ranking, activity = index.ranking, index.activity
     since, until = window.since, window.until
-    lo, _ = index.activity.ranges.get((scope, id), (0, 0))
-    positions = lo + np.flatnonzero(index.activity.active((scope, id), since, until))
+    lo, hi = activity.ranges.get((scope, id), (0, 0))
+    first, last = activity.first[lo:hi], activity.last[lo:hi]
+    positions = lo + np.flatnonzero((first < until // HOUR) & (last >= since // HOUR))
     if platform is not None:
         positions = positions[ranking.platform[positions] == PLATFORMS.index(platform)]
     if published == "in_window":
         at = ranking.published[positions]
         positions = positions[(at != NO_TIME) & (at >= since) & (at < until)]
-    sums = ranking.sums(positions, since, until)
+    moved, sums = ranking.window(
+        positions, since, until, activity.first[positions], activity.last[positions]
+    )
+    positions, sums = positions[moved], sums[moved]
     kept = sums[:, _VIEWS] >= min_views
     positions, sums = positions[kept], sums[kept]
     value = _rates(sums) if metric == "engagement_rate" else sums[:, _COLUMN[metric]]
