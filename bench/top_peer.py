@@ -12,19 +12,32 @@ key). Only the window itself comes from `metrics.serve.window`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from metrics.serve import window as windows
 
 ITEM = ("views", "likes", "comments", "shares", "saves")
-SHAPES = {"project_30d_day": "top_project_30d", "org_90d_week": "top_org_90d"}
+# name -> (query shape whose ids and window end it reuses, window cut through activity?)
+SHAPES = {
+    "top_project_30d": ("project_30d_day", False),
+    "top_org_90d": ("org_90d_week", False),
+    "top_project_cut": ("project_30d_day", True),
+    "top_org_cut": ("org_90d_week", True),
+}
 
 
-def request(kw: dict[str, Any]) -> dict[str, Any]:
-    """A top-performers request over the same scope, id and window as a query request."""
+def request(kw: dict[str, Any], cut: bool) -> dict[str, Any]:
+    """A top-performers request over the same scope and id as a query request, and its window
+    or (`cut`) one from 13:00 four days before its end to 05:00 the day before: both edges
+    fall inside the posts' activity, so every post needs the search at one edge or both."""
     keep = ("org_id", "project_id", "scope", "id", "since", "until")
-    return {**{k: kw[k] for k in keep}, "metric": "views", "limit": 10}
+    out = {**{k: kw[k] for k in keep}, "metric": "views", "limit": 10}
+    if cut:
+        end = date.fromisoformat(kw["until"])
+        out["since"] = f"{end - timedelta(days=4)}T13:00:00Z"
+        out["until"] = f"{end - timedelta(days=1)}T05:00:00Z"
+    return out
 
 
 class TopPeer:
