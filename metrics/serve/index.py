@@ -18,7 +18,9 @@ P(until) − P(since), so they equal the sum of the series by construction.
 
 `post_count` (distinct posts active in the window) is not additive, so posts are numbered in
 catalog order (org, project, layer, account, post), which gives every entity a contiguous range
-of posts, and each post keeps its sorted active hours; see `Activity`.
+of posts, and each post keeps its sorted active hours; see `Activity`. Top performers ranks a
+scope's posts from per-post arrays over the same positions and the hour rollup's prefix sums;
+see `metrics.serve.ranking`.
 """
 
 from __future__ import annotations
