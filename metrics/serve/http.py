@@ -29,6 +29,7 @@ from urllib.parse import unquote_to_bytes
 import orjson
 import uvicorn
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -347,7 +348,7 @@ def create_app(
         summary=top_api.SUMMARY,
     )
     def top_performers(
-        projectId: str,
+        projectId: Annotated[str, PathParam(**top_api.PARAMETERS["projectId"])],
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
         scope: Annotated[str | None, Query(**top_api.PARAMETERS["scope"])] = None,
         id: Annotated[str | None, Query(**top_api.PARAMETERS["id"])] = None,

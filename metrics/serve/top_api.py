@@ -27,6 +27,10 @@ def _example(value: Any) -> dict[str, Any]:
 
 # Keyword arguments of `fastapi.Query` per parameter (the defaults are the endpoint's own).
 PARAMETERS: dict[str, dict[str, Any]] = {
+    "projectId": {
+        "description": "The project the request is made in; one of the key's organization.",
+        **_example(PROJECT_EXAMPLE),
+    },
     "scope": {
         "description": "Whose posts to rank (any scope above platform_post).",
         **_example("project"),

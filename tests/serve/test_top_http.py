@@ -116,6 +116,8 @@ def test_bad_requests_are_422_json(server, bad):
 def test_openapi_documents_every_parameter_and_an_example_body(server):
     spec = server.client.get(server.base + "/openapi.json").json()
     op = spec["paths"]["/v1/projects/{projectId}/top-performers"]["get"]
+    (path,) = [p for p in op["parameters"] if p["in"] == "path"]
+    assert path["name"] == "projectId" and path["examples"]
     params = {p["name"]: p for p in op["parameters"] if p["in"] == "query"}
     assert set(params) == {
         "scope",
