@@ -136,7 +136,9 @@ class TopReference:
                 continue
             if q["published"] == "in_window" and not (published and start <= published < end):
                 continue
-            sums = {m: sum(v.get(m, 0) for v in inside.values()) for m in RANKABLE[:-1]}
+            sums: dict[str, float] = {
+                m: sum(v.get(m, 0) for v in inside.values()) for m in RANKABLE[:-1]
+            }
             if sums["views"] < q["min_views"]:
                 continue
             engaged = sums["likes"] + sums["comments"] + sums["shares"] + sums["saves"]
