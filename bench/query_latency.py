@@ -8,7 +8,12 @@ Four request shapes, each ending at the midnight after the warehouse's `as_of` d
 - a project over 30 days by day;
 - a post over 7 days by hour;
 - an organization over 90 days by week;
-- a project over 30 days by day in America/Los_Angeles (local midnights).
+- a project over 30 days by day in America/Los_Angeles (local midnights);
+
+and four top-performers shapes (`Store.top_performers`, the ten posts with the most views): a
+project over 30 days and an organization over 90 days, the same ids and windows as the first
+and third query shapes, and the same two over a window whose edges cut through the posts'
+activity (`bench/top_peer.py`), each beside that module's DuckDB answer, compared item by item.
 
 Ids rotate over a seeded sample of the catalog (posts: among those active in the 7 days). Ours
 is `metrics.connect(warehouse).query(...)`. The peer holds `post_hourly` (joined once with the
@@ -39,6 +44,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import metrics
+from bench import top_peer
 from bench.common import peak_rss_mb, record
 from metrics.serve import window as windows
 from metrics.serve.index import read_manifest
@@ -428,6 +434,7 @@ def main() -> None:
     t0 = time.perf_counter()
     store = metrics.connect(warehouse)
     connect_s = time.perf_counter() - t0
+    rss_connect = peak_rss_mb()
     w = args.warmup
     ours: dict[str, tuple[list[float], list[dict]]] = {}
     for name, reqs in requests.items():
@@ -436,7 +443,18 @@ def main() -> None:
             reqs[:w],
             reqs[w : w + args.iterations],
         )
+    tops = {
+        name: [top_peer.request(kw, cut) for kw in requests[shape]]
+        for name, (shape, cut) in top_peer.SHAPES.items()
+    }
+    for name, reqs in tops.items():
+        ours[name] = _timed(
+            lambda kw: store.top_performers(**kw), reqs[:w], reqs[w : w + args.iterations]
+        )
     rss_ours = peak_rss_mb()
+    ranking = store._index.ranking  # private: only to report what the ranking arrays cost
+    own = ("moving", "first_row", "end_row", "totals", "platform", "published", "id_rank")
+    ranking_mb = sum(getattr(ranking, name).nbytes for name in own) / 2**20
 
     t0 = time.perf_counter()
     peer = Peer(warehouse, args.peer_threads)
@@ -444,21 +462,32 @@ def main() -> None:
     results: dict[str, dict] = {}
     total_mismatches = 0
     examples: list[dict] = []
-    for name, reqs in requests.items():
+    ranker = top_peer.TopPeer(peer.con, SCOPE_COLUMN)
+    calls: dict[str, Callable[[dict], Any]] = {
+        **{name: lambda kw: peer.query(**kw, metrics=metrics_list) for name in requests},
+        **{name: lambda kw: ranker.top(**kw) for name in tops},
+    }
+    fields = {
+        **{name: ("series", "totals") for name in requests},
+        **{name: ("total_candidates", "items") for name in tops},
+    }
+    for name, reqs in {**requests, **tops}.items():
         times, answers = _timed(
-            lambda kw: peer.query(**kw, metrics=metrics_list),
-            reqs[w - min(w, 20) : w],
-            reqs[w : w + args.peer_iterations],
+            calls[name], reqs[w - min(w, 20) : w], reqs[w : w + args.peer_iterations]
         )
         ours_times, ours_answers = ours[name]
         compared = mismatches = 0
         for kw, mine, theirs in zip(reqs[w:], ours_answers, answers, strict=False):
             compared += 1
-            if mine["series"] != theirs["series"] or mine["totals"] != theirs["totals"]:
+            if any(mine[f] != theirs[f] for f in fields[name]):
                 mismatches += 1
                 if len(examples) < 3:
                     examples.append(
-                        {"request": kw, "ours": mine["totals"], "peer": theirs["totals"]}
+                        {
+                            "request": kw,
+                            "ours": mine[fields[name][0]],
+                            "peer": theirs[fields[name][0]],
+                        }
                     )
         total_mismatches += mismatches
         o50, o99, p50, p99 = (
@@ -486,7 +515,9 @@ def main() -> None:
             "iterations": args.iterations,
             "peer_iterations": args.peer_iterations,
             "connect_s": round(connect_s, 2),
+            "connect_peak_rss_mb": round(rss_connect),
             "ours_peak_rss_mb": round(rss_ours),
+            "ranking_index_mb": round(ranking_mb, 1),
             "peer_load_s": round(peer_load_s, 2),
             "peer_post_hourly_rows": peer.rows,
             "shapes": results,

@@ -1,4 +1,5 @@
-"""The `metrics` command line's parser and its domain commands (generate, query, serve, keys).
+"""The `metrics` command line's parser and its domain commands (generate, query, top, serve,
+keys, ls).
 
 The commands that run the Dagster job (backfill, nightly, clear-run, demo) are added by
 `pipelines/cli.py`, the console script, so this package never imports Dagster. Every subcommand
@@ -84,4 +85,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Subcommands]:
     from metrics.cli import listing as cli_listing
 
     cli_listing.register(sub)
+    from metrics.cli import top as cli_top
+
+    cli_top.register(sub)
     return parser, sub

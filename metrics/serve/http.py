@@ -1,4 +1,5 @@
-"""`GET /v1/projects/{projectId}/metrics` over HTTP (spec §6), a thin shell over `Store.query`,
+"""`GET /v1/projects/{projectId}/metrics` over HTTP (spec §6), a thin shell over `Store.query`
+(and `/top-performers` over `Store.top_performers`, spec §7, documented in `top_api`),
 and the listing beside it (`GET /v1/projects`, `GET /v1/projects/{projectId}/entities`, a thin
 shell over `Store.list`: an extension beyond the contract, to find one's ids).
 
@@ -28,6 +29,7 @@ from urllib.parse import unquote_to_bytes
 import orjson
 import uvicorn
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -38,7 +40,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from metrics import config
 from metrics.model.scopes import SCOPES
-from metrics.serve import keys
+from metrics.serve import keys, top_api
 from metrics.serve.errors import QueryError
 from metrics.serve.query import METRICS, Store, connect
 from metrics.serve.window import GRANULARITIES
@@ -328,6 +330,54 @@ def create_app(
                 until=_instant(until),
                 granularity=granularity,
                 tz=tz,
+            )
+        except QueryError as exc:
+            return _json(exc.body, exc.status)
+        return _json(body)
+
+    @app.get(
+        "/v1/projects/{projectId}/top-performers",
+        response_model=None,
+        responses={
+            200: {
+                "model": top_api.TopPerformersBody,
+                "content": {"application/json": {"example": top_api.EXAMPLE}},
+            },
+            **errors,
+        },
+        summary=top_api.SUMMARY,
+    )
+    def top_performers(
+        projectId: Annotated[str, PathParam(**top_api.PARAMETERS["projectId"])],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+        scope: Annotated[str | None, Query(**top_api.PARAMETERS["scope"])] = None,
+        id: Annotated[str | None, Query(**top_api.PARAMETERS["id"])] = None,
+        metric: Annotated[str, Query(**top_api.PARAMETERS["metric"])] = "views",
+        since: Annotated[str | None, Query(**top_api.PARAMETERS["since"])] = None,
+        until: Annotated[str | None, Query(**top_api.PARAMETERS["until"])] = None,
+        tz: Annotated[str, Query(**top_api.PARAMETERS["tz"])] = "UTC",
+        limit: Annotated[int, Query(**top_api.PARAMETERS["limit"])] = 10,
+        platform: Annotated[str | None, Query(**top_api.PARAMETERS["platform"])] = None,
+        published: Annotated[str, Query(**top_api.PARAMETERS["published"])] = "any",
+        min_views: Annotated[int, Query(**top_api.PARAMETERS["min_views"])] = 0,
+    ) -> Response:
+        key = _reader(credentials)
+        if isinstance(key, Response):
+            return key
+        try:
+            body = store.top_performers(
+                org_id=key.org_id,
+                project_id=projectId,
+                scope=scope,
+                id=id,
+                metric=metric,
+                since=_instant(since),
+                until=_instant(until),
+                tz=tz,
+                limit=limit,
+                platform=platform,
+                published=published,
+                min_views=min_views,
             )
         except QueryError as exc:
             return _json(exc.body, exc.status)

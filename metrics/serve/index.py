@@ -18,7 +18,9 @@ P(until) − P(since), so they equal the sum of the series by construction.
 
 `post_count` (distinct posts active in the window) is not additive, so posts are numbered in
 catalog order (org, project, layer, account, post), which gives every entity a contiguous range
-of posts, and each post keeps its sorted active hours; see `Activity`.
+of posts, and each post keeps its sorted active hours; see `Activity`. Top performers ranks a
+scope's posts from per-post arrays over the same positions and the hour rollup's prefix sums;
+see `metrics.serve.ranking`.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from metrics.model.tables import (
     Table,
 )
 from metrics.serve import listing as listings
+from metrics.serve import ranking as rankings
 from metrics.serve.window import DAY, EPOCH_MONDAY, HOUR, WEEK
 from metrics.warehouse import storage
 
@@ -120,6 +123,7 @@ class Index:
     grains: tuple[tuple[Grain, int, int], ...]  # (grain, bucket length, origin), coarsest first
     activity: Activity
     listing: listings.Listing  # names, ids and data spans for `metrics ls` and /v1/projects
+    ranking: rankings.Ranking  # per-post window sums for top performers
 
     def measure(self, key: Key, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(P, F) at each edge: additive sums of everything before it, and followers."""
@@ -234,7 +238,11 @@ def load(warehouse: Path) -> Index:
         CATALOG_ACCOUNTS_TABLE,
         columns=["social_account_id", "project_layer_id", "project_id", "org_id"],
     )
-    posts = read(warehouse, POSTS_TABLE, columns=["platform_post_id", "social_account_id"])
+    posts = read(
+        warehouse,
+        POSTS_TABLE,
+        columns=["platform_post_id", "social_account_id", "platform", "published_at"],
+    )
     lineage = _lineage(accounts, posts)
     grains = []
     for table, length, origin in _GRAINS:  # one table in memory at a time
@@ -244,6 +252,7 @@ def load(warehouse: Path) -> Index:
             listing = listings.load(warehouse, frame)
         if frame.height:
             grains.append((_grain(frame), length, origin))
+    hour = next((g for g, length, _ in grains if length == HOUR), None)
     projects = entities.filter(pl.col("kind") == "project").select("id", "org_id")
     return Index(
         version=manifest.get("version"),
@@ -253,4 +262,10 @@ def load(warehouse: Path) -> Index:
         grains=tuple(grains),
         activity=activity,
         listing=listing,
+        ranking=rankings.build(
+            lineage,
+            hour.starts if hour else None,
+            hour.cum if hour else None,
+            hour.ranges if hour else {},
+        ),
     )

@@ -21,8 +21,9 @@ import polars as pl
 
 from metrics import config
 from metrics.model.measures import ADDITIVE, ENGAGEMENTS, METRICS, PAID_METRICS
-from metrics.model.scopes import ROOT, SCOPE, SCOPES
+from metrics.model.scopes import POST, ROOT, SCOPE, SCOPES
 from metrics.serve import listing as listings
+from metrics.serve import top
 from metrics.serve import window as windows
 from metrics.serve.errors import NotFoundError, ValidationError
 from metrics.serve.index import Index, load, read_manifest
@@ -214,6 +215,43 @@ class Store:
         window = windows.resolve(since, until, granularity, tz or "UTC", now)
         _check_visible(index, org_id, project_id, scope, id)
         return _answer(index, scope, id, names, window)
+
+    def top_performers(
+        self,
+        *,
+        org_id: str,
+        project_id: str,
+        scope: str | None,
+        id: str | None,
+        metric: str | None = "views",
+        since: windows.Instant | None = None,
+        until: windows.Instant | None = None,
+        tz: str | None = "UTC",
+        limit: int | str | None = 10,
+        platform: str | None = None,
+        published: str | None = "any",
+        min_views: int | str | None = 0,
+        now: windows.Instant | None = None,
+    ) -> dict[str, Any]:
+        """The scope's posts ranked by `metric` over the window (spec §7); the same 422/404
+        rules as `query`. See `metrics.serve.top`."""
+        self._check_for_new_version()
+        index = self._index
+        if scope == POST.name:
+            raise ValidationError(
+                f"Top performers ranks the posts of a scope above them; use one of "
+                f"{', '.join(top.SCOPES_RANKED)}, not {scope}."
+            )
+        scope, id = _check_request(scope, id, "day")
+        name = top.check_metric(metric)
+        options = top.check_options(limit, platform, published, min_views)
+        window = windows.resolve(since, until, None, tz or "UTC", now)
+        _check_visible(index, org_id, project_id, scope, id)
+        return top.answer(index, scope, id, name, window, *options)
+
+    def daily_views(self, body: dict[str, Any]) -> dict[str, list[int]]:
+        """Each item's views per local day of a `top_performers` body's window, by post id."""
+        return top.daily_views(self._index, body)
 
     def list(
         self,

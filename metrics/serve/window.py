@@ -39,13 +39,14 @@ class Window:
 
     since: int
     until: int
-    granularity: str
+    granularity: str | None  # None: a window without buckets (top performers)
     tz: str
     zone: ZoneInfo
 
     def echo(self) -> dict[str, str]:
         out = {"since": iso_z(self.since), "until": iso_z(self.until)}
-        out["granularity"] = self.granularity
+        if self.granularity is not None:
+            out["granularity"] = self.granularity
         if self.tz != "UTC":
             out["tz"] = self.tz
         return out
@@ -107,13 +108,14 @@ def _floor(t: datetime) -> int:
 def resolve(
     since: Instant | None,
     until: Instant | None,
-    granularity: str,
+    granularity: str | None,
     tz: str,
     now: Instant | None,
 ) -> Window:
     """Apply the defaults, flooring, the hour clamp and the checks of spec §5 Window.
 
-    `granularity` is one of GRANULARITIES (the caller has checked it).
+    `granularity` is one of GRANULARITIES (the caller has checked it), or None for a window
+    that is not cut into buckets (top performers): no hour clamp and no bucket limit then.
     """
     zone = zones.resolve(tz)
     if until is not None:
@@ -132,7 +134,8 @@ def resolve(
     if granularity == "hour":
         earliest = _days_before(_EARLIEST + timedelta(seconds=end), zone, HOUR_CLAMP_DAYS)
         start = max(start, _floor(earliest))
-    _check_bucket_count(start, end, granularity, zone)
+    if granularity is not None:
+        _check_bucket_count(start, end, granularity, zone)
     if np.any(zones.offsets_between(zone, start, end) % HOUR):
         raise ValidationError(
             f"Time zone {tz} is not a whole number of hours from UTC within the window; "
