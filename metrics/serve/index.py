@@ -39,6 +39,7 @@ from metrics.model.tables import (
     ROLLUPS,
     Table,
 )
+from metrics.serve import breakdown as breakdowns
 from metrics.serve import listing as listings
 from metrics.serve.window import DAY, EPOCH_MONDAY, HOUR, WEEK
 from metrics.warehouse import storage
@@ -96,17 +97,21 @@ class Activity:
     ranges: dict[Key, tuple[int, int]]
 
     def count(self, key: Key, since: int, until: int) -> int:
+        return int(self.active(key, since, until)[1].sum())
+
+    def active(self, key: Key, since: int, until: int) -> tuple[int, np.ndarray]:
+        """(lo, mask): the key's first post position, and which of its posts are active."""
         lo, hi = self.ranges.get(key, (0, 0))
         start, end = since // HOUR, until // HOUR
         first, last = self.first[lo:hi], self.last[lo:hi]
         touching = (first < end) & (last >= start)
         certain = touching & ((first >= start) | (last < end))
-        straddling = np.flatnonzero(touching & ~certain) + lo
-        if not len(straddling):
-            return int(certain.sum())
-        base = straddling << _HOUR_BITS
-        nxt = self.keys[np.searchsorted(self.keys, base | start)]
-        return int(certain.sum()) + int((nxt < (base | end)).sum())
+        straddling = np.flatnonzero(touching & ~certain)
+        if len(straddling):
+            base = (straddling + lo) << _HOUR_BITS
+            nxt = self.keys[np.searchsorted(self.keys, base | start)]
+            certain[straddling] = nxt < (base | end)
+        return lo, certain
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,7 @@ class Index:
     grains: tuple[tuple[Grain, int, int], ...]  # (grain, bucket length, origin), coarsest first
     activity: Activity
     listing: listings.Listing  # names, ids and data spans for `metrics ls` and /v1/projects
+    tree: breakdowns.Tree  # accounts and layers of every entity, for breakdowns and coverage
 
     def measure(self, key: Key, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(P, F) at each edge: additive sums of everything before it, and followers."""
@@ -232,7 +238,7 @@ def load(warehouse: Path) -> Index:
     accounts = read(
         warehouse,
         CATALOG_ACCOUNTS_TABLE,
-        columns=["social_account_id", "project_layer_id", "project_id", "org_id"],
+        columns=["social_account_id", "platform", "project_layer_id", "project_id", "org_id"],
     )
     posts = read(warehouse, POSTS_TABLE, columns=["platform_post_id", "social_account_id"])
     lineage = _lineage(accounts, posts)
@@ -253,4 +259,5 @@ def load(warehouse: Path) -> Index:
         grains=tuple(grains),
         activity=activity,
         listing=listing,
+        tree=breakdowns.load(entities, accounts, lineage, [g for g, _, _ in grains]),
     )

@@ -189,6 +189,33 @@ def test_a_rate_without_positive_views_shows_a_dash_in_the_table(run) -> None:
         "--since", "2026-03-31", "--until", "2026-04-03", "--format", "table",
     )  # fmt: skip
     assert code == 0
-    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if "│ 2026-" in line}
+    rows = {line.split("│")[1].strip(" †"): line for line in out.splitlines() if "│ 2026-" in line}
     assert rows["2026-04-02"].split("│")[3].strip() == "–"  # -20 views: no base
     assert rows["2026-03-31"].split("│")[3].strip() == "5.00%"  # 10 likes / 200 views
+
+
+def _table_rows(out: str) -> dict[str, list[str]]:
+    """Bucket label (marks kept) -> its cells, from the series table of `--format table`."""
+    rows = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if cells and cells[0][:4] == "2026":
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_the_table_marks_buckets_after_as_of_and_dashes_unreported_metrics(run) -> None:
+    # as_of is Apr 2 09:15, so the Apr 2 and Apr 3 buckets reach past it. The layer's accounts
+    # are TikTok and Instagram, which never report impressions; both report reach (here 0).
+    code, out, _ = run(
+        *ASK, "--scope", "project_layer", "--id", "lyr_a1_sc",
+        "--metrics", "views,impressions,reach",
+        "--since", "2026-04-01", "--until", "2026-04-04", "--format", "table",
+    )  # fmt: skip
+    assert code == 0
+    assert _table_rows(out) == {
+        "2026-04-01": ["150", "–", "0"],  # P1 100 + 50
+        "2026-04-02†": ["10", "–", "0"],  # P1 30, P2 -20
+        "2026-04-03†": ["0", "–", "0"],
+    }
+    assert "† after as_of" in out

@@ -38,6 +38,13 @@ DEFAULTS = {
     "project": ["views", "engagement_rate", "posts_published"],
     "organization": ["views", "posts_published"],
 }
+# Spec §2's mapping table: the post metrics each platform never reports (its dashes).
+NEVER_REPORTED = {
+    "tiktok": {"impressions"},
+    "instagram": {"impressions"},
+    "youtube": {"reach", "impressions", "saves"},
+    "x": {"reach", "watch_time_ms"},
+}
 # DST in March/April 2026: Los Angeles on the 8th, London on the 29th, Lord Howe (+11:00 to
 # +10:30) on April 5th; Tokyo never; Kolkata is +05:30 throughout.
 ZONES = (
@@ -122,6 +129,7 @@ class Reference:
         self.project_org = {p["id"]: p["org_id"] for p in cat["projects"]}
         layer_project = {lyr["id"]: lyr["project_id"] for lyr in cat["project_layers"]}
         self.account_path: dict[str, tuple[str, str, str]] = {}
+        self.platform = {a["id"]: a["platform"] for a in cat["social_accounts"]}
         for a in cat["social_accounts"]:
             project = layer_project[a["project_layer_id"]]
             self.account_path[a["id"]] = (self.project_org[project], project, a["project_layer_id"])
@@ -278,6 +286,21 @@ class Reference:
             any(any(self.hourly.get((p, h), {}).values()) for h in hours)
             for p in self.members.get(key, ())
         )
+        as_of = datetime.fromisoformat(self.as_of) if self.as_of else None
+        after = [label(run[0]) for run in runs if as_of is None or run[-1] + HOUR > as_of]
+        if scope == "platform_post":
+            platforms = {id_.split("_")[1]}
+        else:
+            platforms = {self.platform[a] for a in self.accounts.get(key, ())}
+        coverage = {
+            "buckets_after_as_of": len(after),
+            "first_bucket_after_as_of": after[0] if after else None,
+            "unreported_metrics": [
+                n
+                for n in names
+                if n in POST_METRICS and all(n in NEVER_REPORTED[p] for p in platforms)
+            ],
+        }
         window = {
             "since": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "until": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -290,6 +313,7 @@ class Reference:
             "id": id_,
             "window": window,
             "as_of": self.as_of,
+            "coverage": coverage,
             "series": series,
             "totals": totals,
         }
@@ -396,7 +420,10 @@ def _agree(store: metrics.Store, ref: Reference, seed: int, first: datetime, las
         outcomes[str(expected) if isinstance(expected, int) else "200"] += 1
         if isinstance(expected, dict):
             answered.add((q["tz"], q["granularity"]))
+            outcomes["after as_of"] += expected["coverage"]["buckets_after_as_of"] > 0
+            outcomes["unreported"] += bool(expected["coverage"]["unreported_metrics"])
     assert outcomes["200"] > 180 and outcomes["422"] and outcomes["404"], outcomes
+    assert outcomes["after as_of"] and outcomes["unreported"], outcomes
     whole_hour_zones = [z for z in ZONES if z != "Asia/Kolkata"]
     assert answered == {(z, g) for z in whole_hour_zones for g in ("hour", "day", "week")}
 
