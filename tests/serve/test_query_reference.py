@@ -160,6 +160,9 @@ class Reference:
         for post, hour, values in data.hourly:
             for m, v in values.items():
                 self.hourly[(post, hour)][m] += v
+        self.post_hours: dict[str, set[datetime]] = defaultdict(set)  # hours with a row
+        for post, hour in self.hourly:
+            self.post_hours[post].add(hour)
         self.snapshots: dict[str, list[tuple[datetime, int, int]]] = defaultdict(list)
         for line, (account, at, value) in enumerate(data.followers, start=1):
             self.snapshots[account].append((at, line, value))
@@ -191,14 +194,23 @@ class Reference:
 
     def sums(self, key: tuple[str, str], hours: list[datetime]) -> dict[str, int]:
         out = dict.fromkeys([*POST_METRICS, "posts_published"], 0)
+        span = set(hours)
         for post in self.members.get(key, ()):
-            for h in hours:
-                for m, v in self.hourly.get((post, h), {}).items():
+            for h in self.post_hours[post] & span:
+                for m, v in self.hourly[(post, h)].items():
                     out[m] += v
             published = self.published[post]
-            if published and any(h <= published < h + HOUR for h in hours):
+            if published and published.replace(minute=0, second=0, microsecond=0) in span:
                 out["posts_published"] += 1
         return out
+
+    def active(self, posts: set[str], hours: list[datetime]) -> int:
+        """How many of `posts` have a non-zero increment in one of `hours`."""
+        span = set(hours)
+        return sum(
+            any(any(self.hourly[(p, h)].values()) for h in self.post_hours[p] & span)
+            for p in posts
+        )
 
     def values(self, key, names, hours, start, end) -> dict[str, Any]:
         s = self.sums(key, hours)
@@ -282,10 +294,7 @@ class Reference:
         if label(end) == label(end - HOUR):
             series[-1]["partial"] = True
         totals = self.values(key, names, hours, start, end)
-        totals["post_count"] = sum(
-            any(any(self.hourly.get((p, h), {}).values()) for h in hours)
-            for p in self.members.get(key, ())
-        )
+        totals["post_count"] = self.active(self.members.get(key, set()), hours)
         as_of = datetime.fromisoformat(self.as_of) if self.as_of else None
         after = [label(run[0]) for run in runs if as_of is None or run[-1] + HOUR > as_of]
         if scope == "platform_post":
