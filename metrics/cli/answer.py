@@ -26,11 +26,13 @@ def number(name: str, value: Any, span: dict[str, Any] | None = None) -> str:
 
 
 def change_cell(name: str, change: dict[str, Any]) -> str:
-    """`▲ +120 (+25.0%)`, `▼ −3 (−1.5%)`, `= 0 (0.0%)`; a rate's change is in points (pp);
+    """`▲ +120 (+25.0%)`, `▼ −3 (−1.5%)`, `= 0 (+0.0%)`; a rate's change is in points (pp);
     `pct` is null on a zero base and shows as "–"."""
     diff, pct = change["abs"], change["pct"]
     arrow = "▲" if diff > 0 else "▼" if diff < 0 else "="
-    if name == "engagement_rate":
+    if diff == 0:
+        amount = "0"
+    elif name == "engagement_rate":
         amount = f"{diff * 100:+.2f} pp"
     else:
         amount = f"{diff:+,}"

@@ -251,6 +251,7 @@ def create_app(
     # The /docs and /redoc pages' scripts, styles and icon are served from the installed
     # fastapi-offline package, so they work on a machine that reaches no CDN.
     app = FastAPIOffline(
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
         title="Social metrics API",
         version="1",
         description="Organic metrics for posts, accounts, project layers, projects and orgs.",
@@ -323,19 +324,21 @@ def create_app(
             ),
         ] = None,
         format: Annotated[
-            str | None,
+            str,
             Query(
-                description="`csv` for the series as text/csv (also `Accept: text/csv`). "
-                "Default: json. Errors are always JSON.",
+                description="`csv` for the series as text/csv. Default: json, or csv when "
+                "the request has `Accept: text/csv` and no `format`. Errors are always JSON.",
                 json_schema_extra={"enum": list(export.FORMATS)},
                 openapi_examples=docs.examples("csv", "the series as CSV"),
             ),
-        ] = None,
+        ] = "json",
     ) -> Response:
         key = _reader(credentials)
         if isinstance(key, Response):
             return key
-        if format is not None and format not in export.FORMATS:
+        if "format" not in request.query_params and export.wants_csv(request.headers.get("accept")):
+            format = "csv"
+        if format not in export.FORMATS:
             message = f"Unknown format: {format}. Use {' or '.join(export.FORMATS)}."
             return _error(422, message)
         try:
@@ -354,12 +357,12 @@ def create_app(
             )
         except QueryError as exc:
             return _json(exc.body, exc.status)
-        if format == "csv" or (format is None and export.wants_csv(request.headers.get("accept"))):
+        if format == "csv":
             csv = export.series_csv(body)
             return Response(csv, 200, {"Vary": "Accept"}, media_type=export.MEDIA_TYPE)
         return _json(body, headers={"Vary": "Accept"})
 
-    docs.mark_required(app, "/v1/projects/{projectId}/metrics", ("scope", "id"))
+    docs.tidy(app, "/v1/projects/{projectId}/metrics", ("scope", "id"))
 
     def _reader(credentials: HTTPAuthorizationCredentials | None) -> keys.Key | Response:
         """The key's record, or the 401/403 response (the same rules as the metrics route)."""

@@ -2,7 +2,7 @@
 
 The route takes `scope` and `id` as optional Python parameters, so that a missing one gets the
 read function's own 422 body ("Missing scope."), not FastAPI's; the schema still marks them
-required (`mark_required`), since no request without them succeeds. The 200 body is documented
+required (`tidy`), since no request without them succeeds. The 200 body is documented
 with a worked example (not `additionalProp1`), for JSON and for CSV. The pydantic models only
 document: the endpoint serializes the read function's dict with orjson.
 """
@@ -126,19 +126,21 @@ def examples(value: Any, summary: str) -> dict[str, dict[str, Any]]:
     return {"example": {"summary": summary, "value": value}}
 
 
-def mark_required(app: FastAPI, path: str, names: tuple[str, ...]) -> None:
-    """Make /openapi.json mark `names` required on GET `path` (generated once, then cached)."""
+def tidy(app: FastAPI, path: str, required: tuple[str, ...]) -> None:
+    """Make /openapi.json mark `required` as required on GET `path`, and show each optional
+    parameter as its one type (a query parameter that is absent is what `null` would mean), so
+    an `enum` reads as a choice. The schema is generated once, then cached by FastAPI."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             for parameter in build()["paths"][path]["get"]["parameters"]:
-                if parameter["name"] in names:
+                schema = parameter["schema"]
+                kinds = [s for s in schema.pop("anyOf", []) if s != {"type": "null"}]
+                schema.update(kinds[0] if len(kinds) == 1 else {"anyOf": kinds} if kinds else {})
+                if parameter["name"] in required:
                     parameter["required"] = True
-                    schema = parameter["schema"]
                     schema.pop("default", None)
-                    kinds = [s for s in schema.pop("anyOf", []) if s != {"type": "null"}]
-                    schema.update(kinds[0] if len(kinds) == 1 else {"anyOf": kinds})
         assert app.openapi_schema is not None  # build() caches what it returns
         return app.openapi_schema
 
