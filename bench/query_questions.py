@@ -98,9 +98,7 @@ class Questions:
         if compare is not None:
             before = compares.previous(window, compare)
             echo = before.echo()
-            previous = self.peer.query(
-                **{**kw, "since": echo["since"], "until": echo["until"]}
-            )
+            previous = self.peer.query(**{**kw, "since": echo["since"], "until": echo["until"]})
             answer["previous"] = {
                 "window": {"since": echo["since"], "until": echo["until"]},
                 **previous,

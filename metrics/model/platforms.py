@@ -1,4 +1,4 @@
-"""The platforms the landing zone carries, in spec §2's order, and which post metrics each reports."""
+"""The platforms the landing zone carries (spec §2's order), and the post metrics each reports."""
 
 from __future__ import annotations
 

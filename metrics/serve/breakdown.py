@@ -118,8 +118,8 @@ def _account_rows(grain: Grain, account_ids: list[str]) -> AccountRows:
         lo[n], size[n] = a, b - a
     offset = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
     owner = np.repeat(np.arange(len(account_ids), dtype=np.int64), size)
-    rows = np.concatenate([np.arange(a, a + s) for a, s in zip(lo, size, strict=True)] or [[]])
-    keyed = (owner << _SHIFT) | grain.starts[rows.astype(np.int64)]
+    rows = np.arange(int(size.sum()), dtype=np.int64) + np.repeat(lo - offset, size)
+    keyed = (owner << _SHIFT) | grain.starts[rows]
     return AccountRows(lo, size, offset, keyed)
 
 

@@ -43,6 +43,9 @@ def wants_csv(accept: str | None) -> bool:
                     q = float(value)
                 except ValueError:
                     q = 0.0
-        if media in (MEDIA_TYPE, "application/json", "*/*", "application/*", "text/*") and q > best_q:
+        if (
+            media in (MEDIA_TYPE, "application/json", "*/*", "application/*", "text/*")
+            and q > best_q
+        ):
             best, best_q = media, q
     return best in (MEDIA_TYPE, "text/*")

@@ -101,7 +101,10 @@ EXAMPLE_BODY: dict[str, Any] = {
     },
     "breakdown": [
         {"key": "tiktok", "totals": {"views": 30000, "engagement_rate": 0.065, "post_count": 25}},
-        {"key": "instagram", "totals": {"views": 13750, "engagement_rate": 0.049, "post_count": 12}},
+        {
+            "key": "instagram",
+            "totals": {"views": 13750, "engagement_rate": 0.049, "post_count": 12},
+        },
     ],
 }
 EXAMPLE_CSV = (

@@ -135,7 +135,7 @@ def _breakdown(
     """Spec §7's `breakdown`: per group, the totals' metrics; first metric desc, then key."""
     groups = breakdowns.groups(index, key, group_by, window.since, window.until)
     columns = [_values(n, groups.sums, groups.ends, groups.starts) for n in names]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, group in enumerate(groups.keys):
         totals = {n: column[i] for n, column in zip(names, columns, strict=True)}
         totals["post_count"] = int(groups.post_count[i])
@@ -155,7 +155,7 @@ def _answer(
 ) -> dict:
     """The 200 body for a checked request."""
     buckets, series, totals = _block(index, key, names, window)
-    body = {
+    body: dict[str, Any] = {
         "scope": key[0],
         "id": key[1],
         "window": window.echo(),

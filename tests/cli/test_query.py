@@ -239,7 +239,16 @@ def test_compare_and_group_by_in_the_table(run) -> None:
 
 
 def test_format_csv_prints_the_series(run, warehouse) -> None:
-    argv = ("--scope", "project", "--id", "prj_a1", "--since", "2026-04-01", "--until", "2026-04-03")
+    argv = (
+        "--scope",
+        "project",
+        "--id",
+        "prj_a1",
+        "--since",
+        "2026-04-01",
+        "--until",
+        "2026-04-03",
+    )
     code, out, _ = run(*ASK, *argv, "--metrics", "views,likes", "--format", "csv")
     assert code == 0
     assert out == "bucket,views,likes,partial\r\n2026-04-01,150,5,\r\n2026-04-02,10,4,\r\n"

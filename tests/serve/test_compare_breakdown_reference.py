@@ -62,7 +62,7 @@ class Extended(Reference):
             return 422
         if group_by is not None and q["scope"] not in ALLOWED.get(group_by, ()):
             return 422
-        body = self.answer(*(q[k] for k in ARGS), q["now"])
+        body = self.answer(*[q[k] for k in (*ARGS, "now")])
         if isinstance(body, int):
             return body
         names = q["metrics"] or DEFAULTS[q["scope"]]
@@ -105,9 +105,14 @@ class Extended(Reference):
         if group_by == "social_account":
             return {a: {a} for a in mine}
         if group_by == "platform":
-            return {p: {a for a in mine if self.platform[a] == p} for p in {self.platform[a] for a in mine}}
+            return {
+                p: {a for a in mine if self.platform[a] == p}
+                for p in {self.platform[a] for a in mine}
+            }
         scope, id_ = key
-        layers = [lyr for lyr, prj, org in self.layers if id_ == (prj if scope == "project" else org)]
+        layers = [
+            lyr for lyr, prj, org in self.layers if id_ == (prj if scope == "project" else org)
+        ]
         return {lyr: {a for a in mine if self.account_path[a][2] == lyr} for lyr in layers}
 
     def breakdown(self, q, window, group_by, names) -> list[dict[str, Any]]:
@@ -220,9 +225,10 @@ def test_compare_and_group_by_on_hand_made_data(tmp_path, seed):
     store = metrics.connect(write_warehouse(tmp_path, data))
     ref = Extended(data)
     rng = random.Random(seed * 77)
-    queries = _compare_queries(ref, rng, START, END, 100) + _group_queries(ref, rng, START, END, 100)
+    queries = _compare_queries(ref, rng, START, END, 100) + _group_queries(
+        ref, rng, START, END, 100
+    )
     for q in queries[:60]:
         q["group_by"] = rng.choice([None, "platform", "social_account", "project_layer"])
     seen = _agree(store, ref, queries)
     assert seen["200"] > 100 and seen["previous non-zero"] > 20, seen
-

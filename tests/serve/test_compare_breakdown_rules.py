@@ -174,7 +174,11 @@ def test_a_breakdown_outside_the_window_is_all_zeros_in_key_order(store):
     ("kw", "message"),
     [
         (
-            {"scope": "platform_post", "id": "pst_tiktok_7301234567890123456", "group_by": "platform"},
+            {
+                "scope": "platform_post",
+                "id": "pst_tiktok_7301234567890123456",
+                "group_by": "platform",
+            },
             "group_by=platform needs a scope above platform_post",
         ),
         (

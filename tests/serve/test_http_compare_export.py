@@ -104,6 +104,9 @@ def test_the_docs_page_needs_no_other_host(server):  # noqa: F811
         assert urlsplit(absolute).netloc == urlsplit(server.base).netloc, url
         r = server.client.get(absolute)
         assert r.status_code == 200 and r.content, url
-    assert "SwaggerUIBundle" in server.client.get(
-        urljoin(server.base, next(u for u in urls if u.endswith("swagger-ui-bundle.js")))
-    ).text
+    assert (
+        "SwaggerUIBundle"
+        in server.client.get(
+            urljoin(server.base, next(u for u in urls if u.endswith("swagger-ui-bundle.js")))
+        ).text
+    )

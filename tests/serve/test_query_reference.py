@@ -208,8 +208,7 @@ class Reference:
         """How many of `posts` have a non-zero increment in one of `hours`."""
         span = set(hours)
         return sum(
-            any(any(self.hourly[(p, h)].values()) for h in self.post_hours[p] & span)
-            for p in posts
+            any(any(self.hourly[(p, h)].values()) for h in self.post_hours[p] & span) for p in posts
         )
 
     def values(self, key, names, hours, start, end) -> dict[str, Any]:
