@@ -91,6 +91,8 @@ class Tree:
     account_platform: np.ndarray  # index into PLATFORMS, per account
     account_layer: np.ndarray  # index into layer_ids, per account
     layer_ids: list[str]  # (org, project, layer) order
+    account_rank: np.ndarray  # each account's place in id order, to sort groups by key
+    layer_rank: np.ndarray
     post_account: np.ndarray  # account number of each post position
     accounts: dict[Key, tuple[int, int]]  # entity -> its accounts [lo, hi)
     layers: dict[Key, tuple[int, int]]  # project or organization -> its layers [lo, hi)
@@ -108,6 +110,12 @@ class Tree:
 def _ranges(frame: pl.DataFrame, column: str, scope: str) -> dict[Key, tuple[int, int]]:
     spans = frame.group_by(column).agg(pl.col("n").min().alias("lo"), pl.col("n").max())
     return {(scope, k): (lo, hi + 1) for k, lo, hi in spans.iter_rows()}
+
+
+def _rank(ids: list[str]) -> np.ndarray:
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))
+    return rank
 
 
 def _account_rows(grain: Grain, account_ids: list[str]) -> AccountRows:
@@ -157,6 +165,8 @@ def load(
             [layer_n.get(x, -1) for x in accounts["project_layer_id"].to_list()], dtype=np.int64
         ),
         layer_ids=layers["id"].to_list(),
+        account_rank=_rank(account_ids),
+        layer_rank=_rank(layers["id"].to_list()),
         post_account=np.array(
             [number[a] for a in lineage.sort("position")["social_account_id"].to_list()],
             dtype=np.int64,
@@ -196,14 +206,17 @@ def groups(index: Index, key: Key, group_by: str, since: int, until: int) -> Gro
     if group_by == "social_account":
         keys = tree.account_ids[lo:hi]
         code = accounts - lo
+        order = np.argsort(tree.account_rank[lo:hi])
     elif group_by == "project_layer":
         layer_lo, layer_hi = tree.layers.get(key, (0, 0))
         keys = tree.layer_ids[layer_lo:layer_hi]
         code = tree.account_layer[lo:hi] - layer_lo
+        order = np.argsort(tree.layer_rank[layer_lo:layer_hi])
     else:
         present = np.unique(tree.account_platform[lo:hi])
         keys = [PLATFORMS[p] for p in present.tolist()]
         code = np.searchsorted(present, tree.account_platform[lo:hi])
+        order = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
     p_until, f_until = _measure(index, accounts, until)
     p_since, f_since = _measure(index, accounts, since)
     n = len(keys)
@@ -218,9 +231,8 @@ def groups(index: Index, key: Key, group_by: str, since: int, until: int) -> Gro
     account_code = np.zeros(len(tree.account_ids), dtype=np.int64)
     account_code[lo:hi] = code
     post_count = np.bincount(account_code[post_accounts], minlength=n)
-    order = sorted(range(n), key=lambda i: keys[i])
     return Groups(
-        keys=[keys[i] for i in order],
+        keys=[keys[i] for i in order.tolist()],
         sums=sums[order],
         ends=ends[order],
         starts=starts[order],

@@ -135,14 +135,13 @@ def _breakdown(
     """Spec §7's `breakdown`: per group, the totals' metrics; first metric desc, then key."""
     groups = breakdowns.groups(index, key, group_by, window.since, window.until)
     columns = [_values(n, groups.sums, groups.ends, groups.starts) for n in names]
-    rows: list[dict[str, Any]] = []
-    for i, group in enumerate(groups.keys):
-        totals = {n: column[i] for n, column in zip(names, columns, strict=True)}
-        totals["post_count"] = int(groups.post_count[i])
-        rows.append({"key": group, "totals": totals})
-    first = names[0]
-    rows.sort(key=lambda row: -row["totals"][first])  # stable: ties keep key order
-    return rows
+    # Groups come in key order, so a stable sort on the first metric breaks ties by key.
+    order = np.argsort(-np.asarray(columns[0]), kind="stable").tolist()
+    fields = (*names, "post_count")
+    values = list(zip(*columns, groups.post_count.tolist(), strict=True))
+    return [
+        {"key": groups.keys[i], "totals": dict(zip(fields, values[i], strict=True))} for i in order
+    ]
 
 
 def _answer(
