@@ -43,7 +43,8 @@ def test_docs_render_with_no_outside_host(tmp_path) -> None:
 
         page.route("**/*", route)
         page.goto(f"http://{local}/docs")
-        operation = page.locator(".opblock-summary-path", has_text="/v1/projects/{projectId}/metrics")
+        route_path = "/v1/projects/{projectId}/metrics"
+        operation = page.locator(".opblock-summary-path", has_text=route_path)
         operation.first.wait_for(timeout=30_000)
         operation.first.click()
         for name in ("compare", "group_by", "format", "scope"):
