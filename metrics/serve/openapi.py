@@ -92,12 +92,12 @@ EXAMPLE_BODY: dict[str, Any] = {
             {"bucket": "2026-04-13", "views": 11500, "engagement_rate": 0.055},
             {"bucket": "2026-04-14", "views": 11500, "engagement_rate": 0.045},
         ],
-        "totals": {"views": 35000, "engagement_rate": 0.05, "post_count": 0},
+        "totals": {"views": 35000, "engagement_rate": 0.05, "post_count": 30},
     },
     "change": {
         "views": {"abs": 8750, "pct": 0.25},
         "engagement_rate": {"abs": 0.01, "pct": 0.2},
-        "post_count": {"abs": 37, "pct": None},
+        "post_count": {"abs": 7, "pct": 7 / 30},
     },
     "breakdown": [
         {"key": "tiktok", "totals": {"views": 30000, "engagement_rate": 0.065, "post_count": 25}},

@@ -87,7 +87,13 @@ def test_openapi_documents_the_new_parameters_and_bodies(server):  # noqa: F811
     content = op["responses"]["200"]["content"]
     example = content["application/json"]["example"]
     assert {"previous", "change", "breakdown", "coverage", "series", "totals"} <= set(example)
-    assert "additionalProp1" not in str(spec)
+    # A worked example, so Swagger UI shows real values instead of inventing `additionalProp1`
+    # for the series' and totals' open-ended objects.
+    assert example["series"][0] == {
+        "bucket": "2026-04-15",
+        "views": 18250,
+        "engagement_rate": 0.0614,
+    }
     assert content["text/csv"]["example"].startswith("bucket,views,engagement_rate,partial\r\n")
 
 
