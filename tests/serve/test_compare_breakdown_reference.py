@@ -9,10 +9,9 @@ their posts, each answered as a scope of its own.
 
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,8 +20,6 @@ import pytest
 import metrics
 from metrics.model.measures import POST_METRICS
 from metrics.serve.errors import QueryError
-from tests.helpers.pipeline import make_landing
-from tests.helpers.pipeline import run as run_pipeline
 from tests.helpers.warehouse import Warehouse, write_warehouse
 from tests.serve.test_query_reference import (
     DEFAULTS,
@@ -31,8 +28,8 @@ from tests.serve.test_query_reference import (
     START,
     Reference,
     _data,
-    _from_pipeline,
     _random_query,
+    pipeline_built,
 )
 
 # Spec §7: each group_by and the scopes it is allowed for (strictly below the scope).
@@ -134,15 +131,7 @@ class Extended(Reference):
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory) -> tuple[metrics.Store, Extended, datetime, datetime]:
-    root = tmp_path_factory.mktemp("compare")
-    raw, _ = make_landing(root)
-    dates = sorted(p.name for p in (raw / "tiktok").iterdir())
-    warehouse = root / "warehouse"
-    run_pipeline(raw, warehouse, date.fromisoformat(dates[0]), date.fromisoformat(dates[-1]))
-    data = _from_pipeline(raw, warehouse)
-    as_of = json.loads((warehouse / "manifest.json").read_text())["as_of"]
-    first = min(h for _, h, _ in data.hourly)
-    last = max(h for _, h, _ in data.hourly)
+    warehouse, data, as_of, first, last = pipeline_built(tmp_path_factory.mktemp("compare"))
     return metrics.connect(warehouse), Extended(data, as_of), first, last
 
 

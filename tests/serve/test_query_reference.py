@@ -467,13 +467,20 @@ def _from_pipeline(raw: Path, warehouse: Path) -> Warehouse:
     return data
 
 
-def test_a_pipeline_built_warehouse_matches_the_reference(tmp_path):
-    raw, _ = make_landing(tmp_path)
+def pipeline_built(root: Path) -> tuple[Path, Warehouse, str, datetime, datetime]:
+    """A generated landing zone run through the pipeline: (warehouse, what it holds in the
+    reference's shape, as_of, first and last active hour)."""
+    raw, _ = make_landing(root)
     dates = sorted(p.name for p in (raw / "tiktok").iterdir())
-    warehouse = tmp_path / "warehouse"
+    warehouse = root / "warehouse"
     run_pipeline(raw, warehouse, date.fromisoformat(dates[0]), date.fromisoformat(dates[-1]))
     data = _from_pipeline(raw, warehouse)
     as_of = json.loads((warehouse / "manifest.json").read_text())["as_of"]
     first = min(h for _, h, _ in data.hourly)
     last = max(h for _, h, _ in data.hourly)
+    return warehouse, data, as_of, first, last
+
+
+def test_a_pipeline_built_warehouse_matches_the_reference(tmp_path):
+    warehouse, data, as_of, first, last = pipeline_built(tmp_path)
     _agree(metrics.connect(warehouse), Reference(data, as_of), 7, first, last)
