@@ -10,10 +10,13 @@ Four request shapes, each ending at the midnight after the warehouse's `as_of` d
 - an organization over 90 days by week;
 - a project over 30 days by day in America/Los_Angeles (local midnights);
 
-and four top-performers shapes (`Store.top_performers`, the ten posts with the most views): a
-project over 30 days and an organization over 90 days, the same ids and windows as the first
-and third query shapes, and the same two over a window whose edges cut through the posts'
-activity (`bench/top_peer.py`), each beside that module's DuckDB answer, compared item by item.
+spec §7's comparison and breakdowns (see bench/query_questions.py): a project over 30 days by
+day with `compare=previous_period`, the same with `group_by=platform`, and an organization over
+30 days by day with `group_by=social_account`; and four top-performers shapes
+(`Store.top_performers`, the ten posts with the most views): a project over 30 days and an
+organization over 90 days, the same ids and windows as the first and third query shapes, and the
+same two over a window whose edges cut through the posts' activity (`bench/top_peer.py`), each
+beside that module's DuckDB answer, compared item by item.
 
 Ids rotate over a seeded sample of the catalog (posts: among those active in the 7 days). Ours
 is `metrics.connect(warehouse).query(...)`. The peer holds `post_hourly` (joined once with the
@@ -44,6 +47,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import metrics
+from bench import query_questions as questions
 from bench import top_peer
 from bench.common import peak_rss_mb, record
 from metrics.serve import window as windows
@@ -176,7 +180,7 @@ class Peer:
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(f"SET threads = {threads}")
         lineage = f"""
-            SELECT p.platform_post_id, p.published_at, c.social_account_id,
+            SELECT p.platform_post_id, p.published_at, c.social_account_id, c.platform,
                    c.project_layer_id, c.project_id, c.org_id
             FROM read_parquet('{_glob(warehouse, "posts")}') p
             JOIN read_parquet('{_glob(warehouse, "catalog_accounts")}') c
@@ -185,7 +189,7 @@ class Peer:
         # Sorted by scope then time, so DuckDB's zone maps skip most row groups per request.
         self.con.execute(
             f"""CREATE TABLE ph AS
-            SELECT l.org_id, l.project_id, l.project_layer_id, l.social_account_id,
+            SELECT l.org_id, l.project_id, l.project_layer_id, l.social_account_id, l.platform,
                    h.platform_post_id, h.hour, h.views, h.likes, h.comments, h.shares, h.saves
             FROM read_parquet('{_glob(warehouse, "post_hourly")}', hive_partitioning = false) h
             JOIN lineage l USING (platform_post_id)
@@ -220,10 +224,10 @@ class Peer:
               FROM pub WHERE {col} = $id AND published_at >= $since AND published_at < $until
             )
             SELECT grouping(bucket) = 1 AS total, bucket,
-              sum(views)::BIGINT AS views, sum(likes)::BIGINT AS likes,
-              sum(likes + comments + shares + saves)::DOUBLE / greatest(sum(views), 1)
-                AS engagement_rate,
-              sum(published)::BIGINT AS posts_published,
+              coalesce(sum(views), 0)::BIGINT AS views, coalesce(sum(likes), 0)::BIGINT AS likes,
+              coalesce(sum(likes + comments + shares + saves), 0)::DOUBLE
+                / greatest(coalesce(sum(views), 0), 1) AS engagement_rate,
+              coalesce(sum(published), 0)::BIGINT AS posts_published,
               count(DISTINCT platform_post_id) AS post_count
             FROM (SELECT {label} AS bucket, * FROM x)
             GROUP BY GROUPING SETS ((bucket), ())"""
@@ -426,6 +430,7 @@ def main() -> None:
         build_synthetic(warehouse, args.synthetic_posts)
 
     shapes = request_shapes(warehouse, args.ids, args.seed)
+    shapes |= questions.shapes(shapes)  # spec §7: compare and group_by
     rng = random.Random(args.seed)
     n = max(args.iterations, args.peer_iterations)
     requests = {name: [make(rng) for _ in range(n + args.warmup)] for name, make in shapes.items()}
@@ -457,12 +462,12 @@ def main() -> None:
     ranking_mb = sum(getattr(ranking, name).nbytes for name in own) / 2**20
 
     t0 = time.perf_counter()
-    peer = Peer(warehouse, args.peer_threads)
+    peer = questions.Questions(Peer(warehouse, args.peer_threads), SCOPE_COLUMN)
     peer_load_s = time.perf_counter() - t0
     results: dict[str, dict] = {}
     total_mismatches = 0
     examples: list[dict] = []
-    ranker = top_peer.TopPeer(peer.con, SCOPE_COLUMN)
+    ranker = top_peer.TopPeer(peer.peer.con, SCOPE_COLUMN)
     calls: dict[str, Callable[[dict], Any]] = {
         **{name: lambda kw: peer.query(**kw, metrics=metrics_list) for name in requests},
         **{name: lambda kw: ranker.top(**kw) for name in tops},
@@ -479,7 +484,11 @@ def main() -> None:
         compared = mismatches = 0
         for kw, mine, theirs in zip(reqs[w:], ours_answers, answers, strict=False):
             compared += 1
-            if any(mine[f] != theirs[f] for f in fields[name]):
+            if not (
+                questions.same(mine, theirs)
+                if name in requests
+                else all(mine[f] == theirs[f] for f in fields[name])
+            ):
                 mismatches += 1
                 if len(examples) < 3:
                     examples.append(
@@ -519,7 +528,7 @@ def main() -> None:
             "ours_peak_rss_mb": round(rss_ours),
             "ranking_index_mb": round(ranking_mb, 1),
             "peer_load_s": round(peer_load_s, 2),
-            "peer_post_hourly_rows": peer.rows,
+            "peer_post_hourly_rows": peer.peer.rows,
             "shapes": results,
             "mismatches": total_mismatches,
             "mismatch_examples": examples,

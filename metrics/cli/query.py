@@ -18,10 +18,12 @@ from rich.console import Console
 from rich.table import Table
 
 from metrics import config
-from metrics.cli import checks
+from metrics.cli import answer, checks
 from metrics.cli.main import example
 from metrics.model.scopes import GRANULARITIES, SCOPES
-from metrics.serve import keys
+from metrics.serve import export, keys
+from metrics.serve.breakdown import GROUP_BY
+from metrics.serve.compare import COMPARES
 from metrics.serve.errors import QueryError
 from metrics.serve.query import connect
 from metrics.warehouse import storage
@@ -41,16 +43,6 @@ def sparkline(values: list[float]) -> str:
     return "".join(_BARS[round((v - low) / span * (len(_BARS) - 1))] for v in values)
 
 
-def _cell(name: str, value: Any, span: dict[str, Any] | None = None) -> str:
-    """A value for people. A rate over a span without positive views has no base to speak of
-    (its value divides by max(views, 1)), so it shows as "–" rather than, say, -4800 %."""
-    if name == "engagement_rate":
-        if span is not None and span.get("views", 1) <= 0:
-            return "–"
-        return f"{value:.2%}"
-    return f"{value:,}"
-
-
 def after_as_of(body: dict[str, Any]) -> str | None:
     """A warning when the window ends after `as_of`, the newest observation the warehouse holds:
     its last buckets are zeros because nothing is loaded yet, not because nothing happened."""
@@ -66,31 +58,52 @@ def after_as_of(body: dict[str, Any]) -> str | None:
 
 
 def render_table(body: dict[str, Any], console: Console) -> None:
-    """The body as a table of buckets plus a totals table with sparklines."""
-    window = body["window"]
+    """The body as a table of buckets plus a totals table with sparklines (and the change
+    against the previous window, and the breakdown, when the body has them).
+
+    A bucket after `as_of` is marked †: its zeros are "not loaded yet". A metric that none of
+    the scope's platforms reports shows as "–" (see `metrics.serve.coverage`)."""
+    window, coverage = body["window"], body["coverage"]
     names = [k for k in body["totals"] if k != "post_count"]
+    unreported = set(coverage["unreported_metrics"])
     zone = f" ({window['tz']})" if "tz" in window else ""
+    late = len(body["series"]) - coverage["buckets_after_as_of"]
+
+    def cell(name: str, span: dict[str, Any]) -> str:
+        return answer.DASH if name in unreported else answer.number(name, span[name], span)
+
     table = Table(
         title=f"{body['scope']} {body['id']}: {window['since']} to {window['until']}, "
         f"by {window['granularity']}{zone}",
-        caption=f"as of {body['as_of'] or 'never'}; * partial bucket",
+        caption=f"as of {body['as_of'] or 'never'}; * partial bucket; † after as_of, not loaded"
+        f"; – not reported by the scope's platforms",
     )
     table.add_column("bucket")
     for name in names:
         table.add_column(name, justify="right")
-    for row in body["series"]:
-        label = row["bucket"] + ("*" if row.get("partial") else "")
-        table.add_row(label, *(_cell(n, row[n], row) for n in names))
+    for i, row in enumerate(body["series"]):
+        label = row["bucket"] + ("*" if row.get("partial") else "") + ("†" if i >= late else "")
+        table.add_row(label, *(cell(n, row) for n in names))
     totals = Table(title="totals")
     totals.add_column("metric")
     totals.add_column("total", justify="right")
+    change = body.get("change")
+    if change is not None:
+        totals.add_column("previous", justify="right")
+        totals.add_column("change", justify="right")
     totals.add_column("series")
-    for name in names:
-        line = sparkline([row[name] for row in body["series"]])
-        totals.add_row(name, _cell(name, body["totals"][name], body["totals"]), line)
-    totals.add_row("post_count", _cell("post_count", body["totals"]["post_count"]), "")
+    for name in [*names, "post_count"]:
+        cells = [cell(name, body["totals"])]
+        if change is not None:
+            dashed = name in unreported
+            cells.append(cell(name, body["previous"]["totals"]))
+            cells.append(answer.DASH if dashed else answer.change_cell(name, change[name]))
+        line = "" if name == "post_count" else sparkline([row[name] for row in body["series"]])
+        totals.add_row(name, *cells, line)
     console.print(table)
     console.print(totals)
+    if "breakdown" in body:
+        answer.render_breakdown(body, unreported, console)
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -106,6 +119,8 @@ def cmd_query(args: argparse.Namespace) -> int:
             until=args.until,
             granularity=args.granularity,
             tz=args.tz,
+            compare=args.compare,
+            group_by=args.group_by,
         )
     except QueryError as exc:
         sys.stdout.buffer.write(orjson.dumps(exc.body, option=orjson.OPT_INDENT_2) + b"\n")
@@ -115,6 +130,8 @@ def cmd_query(args: argparse.Namespace) -> int:
         return 2
     if args.format == "table":
         render_table(body, Console())
+    elif args.format == "csv":
+        sys.stdout.write(export.series_csv(body))
     else:
         sys.stdout.buffer.write(orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n")
     if warning := after_as_of(body):
@@ -238,6 +255,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         **example(
             "metrics query --org org_… --project prj_… --scope project --id prj_… \\",
             "    --metrics views,engagement_rate --since 2026-03-02 --until 2026-03-07",
+            "metrics query --org org_… --project prj_… --scope project --id prj_… \\",
+            "    --compare previous_period --group-by platform --format table",
         ),
     )
     query.add_argument("--org", required=True, help="organization asking (org_…)")
@@ -251,7 +270,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     query.add_argument("--until", help="ISO-8601 end, exclusive (default: now)")
     query.add_argument("--granularity", default="day", help=", ".join(GRANULARITIES))
     query.add_argument("--tz", default="UTC", help="IANA zone for day/week buckets")
-    query.add_argument("--format", default="json", choices=("json", "table"))
+    query.add_argument(
+        "--compare", help=f"add the previous window and the change: {' or '.join(COMPARES)}"
+    )
+    query.add_argument("--group-by", help=f"add a breakdown: {', '.join(GROUP_BY)}")
+    query.add_argument("--format", default="json", choices=("json", "table", "csv"))
     query.set_defaults(func=cmd_query)
 
     serve = subparsers.add_parser(

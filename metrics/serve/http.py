@@ -33,6 +33,7 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -40,7 +41,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from metrics import config
 from metrics.model.scopes import SCOPES
-from metrics.serve import keys, top_api
+from metrics.serve import export, keys, top_api
+from metrics.serve import openapi as docs
+from metrics.serve.breakdown import GROUP_BY
+from metrics.serve.compare import COMPARES
 from metrics.serve.errors import QueryError
 from metrics.serve.query import METRICS, Store, connect
 from metrics.serve.window import GRANULARITIES
@@ -72,22 +76,6 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
-
-
-class WindowBody(BaseModel):
-    since: str
-    until: str
-    granularity: str
-    tz: str | None = None
-
-
-class MetricsBody(BaseModel):
-    scope: str
-    id: str
-    window: WindowBody
-    as_of: str | None
-    series: list[dict[str, str | int | float | bool]]
-    totals: dict[str, int | float]
 
 
 class EntityRow(BaseModel):
@@ -262,7 +250,10 @@ def create_app(
     """
     ring = keys.KeyRing(keys.keys_file(keys_file))  # first: a corrupt file fails in ms, not s
     store = store or connect(warehouse)
-    app = FastAPI(
+    # The /docs and /redoc pages' scripts, styles and icon are served from the installed
+    # fastapi-offline package, so they work on a machine that reaches no CDN.
+    app = FastAPIOffline(
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
         title="Social metrics API",
         version="1",
         description="Organic metrics for posts, accounts, project layers, projects and orgs.",
@@ -293,10 +284,11 @@ def create_app(
     @app.get(
         "/v1/projects/{projectId}/metrics",
         response_model=None,
-        responses={200: {"model": MetricsBody}, **errors},
+        responses={200: docs.METRICS_200, **errors},
         summary="Organic metrics as (series, totals)",
     )
     def project_metrics(
+        request: Request,
         projectId: str,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
         scope: Annotated[
@@ -315,10 +307,42 @@ def create_app(
         until: Annotated[str | None, Query(description="ISO-8601; exclusive.")] = None,
         granularity: Annotated[str, Query(json_schema_extra={"enum": list(GRANULARITIES)})] = "day",
         tz: Annotated[str, Query(description="IANA zone for day and week buckets.")] = "UTC",
+        compare: Annotated[
+            str | None,
+            Query(
+                description="Add `previous` (the window before, or 364 days before) and "
+                "`change` (abs, pct). Default: no comparison.",
+                json_schema_extra={"enum": list(COMPARES)},
+                openapi_examples=docs.examples("previous_period", "against the period before"),
+            ),
+        ] = None,
+        group_by: Annotated[
+            str | None,
+            Query(
+                description="Add `breakdown`: the totals per group strictly below the scope. "
+                "Default: no breakdown.",
+                json_schema_extra={"enum": list(GROUP_BY)},
+                openapi_examples=docs.examples("platform", "per platform"),
+            ),
+        ] = None,
+        format: Annotated[
+            str,
+            Query(
+                description="`csv` for the series as text/csv. Default: json, or csv when "
+                "the request has `Accept: text/csv` and no `format`. Errors are always JSON.",
+                json_schema_extra={"enum": list(export.FORMATS)},
+                openapi_examples=docs.examples("csv", "the series as CSV"),
+            ),
+        ] = "json",
     ) -> Response:
         key = _reader(credentials)
         if isinstance(key, Response):
             return key
+        if "format" not in request.query_params and export.wants_csv(request.headers.get("accept")):
+            format = "csv"
+        if format not in export.FORMATS:
+            message = f"Unknown format: {format}. Use {' or '.join(export.FORMATS)}."
+            return _error(422, message)
         try:
             body = store.query(
                 org_id=key.org_id,
@@ -330,10 +354,17 @@ def create_app(
                 until=_instant(until),
                 granularity=granularity,
                 tz=tz,
+                compare=compare,
+                group_by=group_by,
             )
         except QueryError as exc:
             return _json(exc.body, exc.status)
-        return _json(body)
+        if format == "csv":
+            csv = export.series_csv(body)
+            return Response(csv, 200, {"Vary": "Accept"}, media_type=export.MEDIA_TYPE)
+        return _json(body, headers={"Vary": "Accept"})
+
+    docs.tidy(app, "/v1/projects/{projectId}/metrics", ("scope", "id"))
 
     @app.get(
         "/v1/projects/{projectId}/top-performers",

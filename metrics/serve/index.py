@@ -41,6 +41,7 @@ from metrics.model.tables import (
     ROLLUPS,
     Table,
 )
+from metrics.serve import breakdown as breakdowns
 from metrics.serve import listing as listings
 from metrics.serve import ranking as rankings
 from metrics.serve.window import DAY, EPOCH_MONDAY, HOUR, WEEK
@@ -99,17 +100,21 @@ class Activity:
     ranges: dict[Key, tuple[int, int]]
 
     def count(self, key: Key, since: int, until: int) -> int:
+        return int(self.active(key, since, until)[1].sum())
+
+    def active(self, key: Key, since: int, until: int) -> tuple[int, np.ndarray]:
+        """(lo, mask): the key's first post position, and which of its posts are active."""
         lo, hi = self.ranges.get(key, (0, 0))
         start, end = since // HOUR, until // HOUR
         first, last = self.first[lo:hi], self.last[lo:hi]
         touching = (first < end) & (last >= start)
         certain = touching & ((first >= start) | (last < end))
-        straddling = np.flatnonzero(touching & ~certain) + lo
-        if not len(straddling):
-            return int(certain.sum())
-        base = straddling << _HOUR_BITS
-        nxt = self.keys[np.searchsorted(self.keys, base | start)]
-        return int(certain.sum()) + int((nxt < (base | end)).sum())
+        straddling = np.flatnonzero(touching & ~certain)
+        if len(straddling):
+            base = (straddling + lo) << _HOUR_BITS
+            nxt = self.keys[np.searchsorted(self.keys, base | start)]
+            certain[straddling] = nxt < (base | end)
+        return lo, certain
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,7 @@ class Index:
     activity: Activity
     listing: listings.Listing  # names, ids and data spans for `metrics ls` and /v1/projects
     ranking: rankings.Ranking  # per-post window sums for top performers
+    tree: breakdowns.Tree  # accounts and layers of every entity, for breakdowns and coverage
 
     def measure(self, key: Key, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(P, F) at each edge: additive sums of everything before it, and followers."""
@@ -236,7 +242,7 @@ def load(warehouse: Path) -> Index:
     accounts = read(
         warehouse,
         CATALOG_ACCOUNTS_TABLE,
-        columns=["social_account_id", "project_layer_id", "project_id", "org_id"],
+        columns=["social_account_id", "platform", "project_layer_id", "project_id", "org_id"],
     )
     posts = read(
         warehouse,
@@ -268,4 +274,5 @@ def load(warehouse: Path) -> Index:
             hour.cum if hour else None,
             hour.ranges if hour else {},
         ),
+        tree=breakdowns.load(entities, accounts, lineage, [g for g, _, _ in grains]),
     )

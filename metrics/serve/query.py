@@ -22,11 +22,14 @@ import polars as pl
 from metrics import config
 from metrics.model.measures import ADDITIVE, ENGAGEMENTS, METRICS, PAID_METRICS
 from metrics.model.scopes import POST, ROOT, SCOPE, SCOPES
+from metrics.serve import breakdown as breakdowns
+from metrics.serve import compare as compares
 from metrics.serve import listing as listings
 from metrics.serve import top
 from metrics.serve import window as windows
+from metrics.serve.coverage import coverage
 from metrics.serve.errors import NotFoundError, ValidationError
-from metrics.serve.index import Index, load, read_manifest
+from metrics.serve.index import Index, Key, load, read_manifest
 from metrics.warehouse import storage
 
 log = logging.getLogger(__name__)
@@ -105,10 +108,12 @@ def _values(name: str, sums: np.ndarray, ends: np.ndarray, starts: np.ndarray) -
     return sums[:, _COLUMN[name]].tolist()
 
 
-def _answer(index: Index, scope: str, id: str, names: list[str], window: windows.Window) -> dict:
-    """The 200 body for a checked request."""
+def _block(
+    index: Index, key: Key, names: list[str], window: windows.Window
+) -> tuple[windows.Buckets, list[dict[str, Any]], dict[str, Any]]:
+    """(buckets, series, totals) of one window."""
     buckets = windows.buckets(window)
-    prefix, gauge = index.measure((scope, id), buckets.edges)
+    prefix, gauge = index.measure(key, buckets.edges)
     sums = np.diff(prefix, axis=0)
     columns = [_values(n, sums, gauge[1:], gauge[:-1]) for n in names]
     keys = ("bucket", *names)
@@ -121,15 +126,59 @@ def _answer(index: Index, scope: str, id: str, names: list[str], window: windows
         series[-1]["partial"] = True
     whole = (prefix[-1:] - prefix[:1], gauge[-1:], gauge[:1])
     totals = {n: _values(n, *whole)[0] for n in names}
-    totals["post_count"] = index.activity.count((scope, id), window.since, window.until)
-    return {
-        "scope": scope,
-        "id": id,
+    totals["post_count"] = index.activity.count(key, window.since, window.until)
+    return buckets, series, totals
+
+
+def _breakdown(
+    index: Index, key: Key, group_by: str, names: list[str], window: windows.Window
+) -> list[dict[str, Any]]:
+    """Spec §7's `breakdown`: per group, the totals' metrics; first metric desc, then key."""
+    groups = breakdowns.groups(index, key, group_by, window.since, window.until)
+    columns = [_values(n, groups.sums, groups.ends, groups.starts) for n in names]
+    # Groups come in key order, so a stable sort on the first metric breaks ties by key.
+    order = np.argsort(-np.asarray(columns[0]), kind="stable").tolist()
+    fields = (*names, "post_count")
+    values = list(zip(*columns, groups.post_count.tolist(), strict=True))
+    return [
+        {"key": groups.keys[i], "totals": dict(zip(fields, values[i], strict=True))} for i in order
+    ]
+
+
+def _answer(
+    index: Index,
+    key: Key,
+    names: list[str],
+    window: windows.Window,
+    compare: str | None = None,
+    group_by: str | None = None,
+) -> dict:
+    """The 200 body for a checked request."""
+    buckets, series, totals = _block(index, key, names, window)
+    body: dict[str, Any] = {
+        "scope": key[0],
+        "id": key[1],
         "window": window.echo(),
         "as_of": index.as_of,
+        "coverage": coverage(
+            buckets.edges, buckets.labels, index.as_of, index.tree.platforms(key), names
+        ),
         "series": series,
         "totals": totals,
     }
+    if compare is not None:
+        before = compares.previous(window, compare)
+        _, previous_series, previous_totals = _block(index, key, names, before)
+        echo = before.echo()
+        body["previous"] = {
+            "window": {"since": echo["since"], "until": echo["until"]},
+            "series": previous_series,
+            "totals": previous_totals,
+        }
+        body["change"] = compares.change(totals, previous_totals)
+    if group_by is not None:
+        body["breakdown"] = _breakdown(index, key, group_by, names, window)
+    return body
 
 
 def _stamp(warehouse: Path) -> tuple[int, int, int] | None:
@@ -205,16 +254,23 @@ class Store:
         granularity: str | None = "day",
         tz: str | None = "UTC",
         now: windows.Instant | None = None,
+        compare: str | None = None,
+        group_by: str | None = None,
     ) -> dict[str, Any]:
-        """The 200 body of the endpoint, or `ValidationError` (422) / `NotFoundError` (404)."""
+        """The 200 body of the endpoint, or `ValidationError` (422) / `NotFoundError` (404).
+
+        `compare` adds `previous` and `change`, `group_by` adds `breakdown` (spec §7).
+        """
         self._check_for_new_version()
         index = self._index
         granularity = granularity or "day"
         scope, id = _check_request(scope, id, granularity)
         names = _metric_names(scope, metrics)
+        compare = compares.check(compare)
+        group_by = breakdowns.check(scope, group_by)
         window = windows.resolve(since, until, granularity, tz or "UTC", now)
         _check_visible(index, org_id, project_id, scope, id)
-        return _answer(index, scope, id, names, window)
+        return _answer(index, (scope, id), names, window, compare, group_by)
 
     def top_performers(
         self,

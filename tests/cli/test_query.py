@@ -189,6 +189,71 @@ def test_a_rate_without_positive_views_shows_a_dash_in_the_table(run) -> None:
         "--since", "2026-03-31", "--until", "2026-04-03", "--format", "table",
     )  # fmt: skip
     assert code == 0
-    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if "│ 2026-" in line}
+    rows = {line.split("│")[1].strip(" †"): line for line in out.splitlines() if "│ 2026-" in line}
     assert rows["2026-04-02"].split("│")[3].strip() == "–"  # -20 views: no base
     assert rows["2026-03-31"].split("│")[3].strip() == "5.00%"  # 10 likes / 200 views
+
+
+def _table_rows(out: str) -> dict[str, list[str]]:
+    """Bucket label (marks kept) -> its cells, from the series table of `--format table`."""
+    rows = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if cells and cells[0][:4] == "2026":
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_the_table_marks_buckets_after_as_of_and_dashes_unreported_metrics(run) -> None:
+    # as_of is Apr 2 09:15, so the Apr 2 and Apr 3 buckets reach past it. The layer's accounts
+    # are TikTok and Instagram, which never report impressions; both report reach (here 0).
+    code, out, _ = run(
+        *ASK, "--scope", "project_layer", "--id", "lyr_a1_sc",
+        "--metrics", "views,impressions,reach",
+        "--since", "2026-04-01", "--until", "2026-04-04", "--format", "table",
+    )  # fmt: skip
+    assert code == 0
+    assert _table_rows(out) == {
+        "2026-04-01": ["150", "–", "0"],  # P1 100 + 50
+        "2026-04-02†": ["10", "–", "0"],  # P1 30, P2 -20
+        "2026-04-03†": ["0", "–", "0"],
+    }
+    assert "† after as_of" in out
+
+
+def test_compare_and_group_by_in_the_table(run) -> None:
+    # prj_a1, Apr 1 .. Apr 3 against Mar 30 .. Apr 1: views 160 against 200 (P2's 200 on
+    # Mar 31), shares 2 against 0; see tests/serve/test_compare_breakdown_rules.py.
+    code, out, _ = run(
+        *ASK, "--scope", "project", "--id", "prj_a1", "--metrics", "views,shares",
+        "--since", "2026-04-01", "--until", "2026-04-03", "--compare", "previous_period",
+        "--group-by", "platform", "--format", "table",
+    )  # fmt: skip
+    assert code == 0
+    lines = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") > 2}
+    assert [c.strip() for c in lines["views"].split("│")[2:5]] == ["160", "200", "▼ −40 (−20.0%)"]
+    assert [c.strip() for c in lines["shares"].split("│")[2:5]] == ["2", "0", "▲ +2 (–)"]
+    assert [c.strip() for c in lines["post_count"].split("│")[2:5]] == ["2", "1", "▲ +1 (+100.0%)"]
+    assert [c.strip() for c in lines["tiktok"].split("│")[2:5]] == ["180", "2", "1"]
+    assert [c.strip() for c in lines["instagram"].split("│")[2:5]] == ["-20", "0", "1"]
+
+
+def test_format_csv_prints_the_series(run, warehouse) -> None:
+    argv = (
+        "--scope",
+        "project",
+        "--id",
+        "prj_a1",
+        "--since",
+        "2026-04-01",
+        "--until",
+        "2026-04-03",
+    )
+    code, out, _ = run(*ASK, *argv, "--metrics", "views,likes", "--format", "csv")
+    assert code == 0
+    assert out == "bucket,views,likes,partial\r\n2026-04-01,150,5,\r\n2026-04-02,10,4,\r\n"
+    code, out, _ = run(*ASK, *argv, "--compare", "yesterday", "--format", "csv")
+    assert code == 2
+    assert json.loads(out)["error"]["message"] == (
+        "Unknown compare: yesterday. Use previous_period or previous_year."
+    )

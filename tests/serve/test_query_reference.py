@@ -38,6 +38,13 @@ DEFAULTS = {
     "project": ["views", "engagement_rate", "posts_published"],
     "organization": ["views", "posts_published"],
 }
+# Spec §2's mapping table: the post metrics each platform never reports (its dashes).
+NEVER_REPORTED = {
+    "tiktok": {"impressions"},
+    "instagram": {"impressions"},
+    "youtube": {"reach", "impressions", "saves"},
+    "x": {"reach", "watch_time_ms"},
+}
 # DST in March/April 2026: Los Angeles on the 8th, London on the 29th, Lord Howe (+11:00 to
 # +10:30) on April 5th; Tokyo never; Kolkata is +05:30 throughout.
 ZONES = (
@@ -122,6 +129,7 @@ class Reference:
         self.project_org = {p["id"]: p["org_id"] for p in cat["projects"]}
         layer_project = {lyr["id"]: lyr["project_id"] for lyr in cat["project_layers"]}
         self.account_path: dict[str, tuple[str, str, str]] = {}
+        self.platform = {a["id"]: a["platform"] for a in cat["social_accounts"]}
         for a in cat["social_accounts"]:
             project = layer_project[a["project_layer_id"]]
             self.account_path[a["id"]] = (self.project_org[project], project, a["project_layer_id"])
@@ -152,6 +160,9 @@ class Reference:
         for post, hour, values in data.hourly:
             for m, v in values.items():
                 self.hourly[(post, hour)][m] += v
+        self.post_hours: dict[str, set[datetime]] = defaultdict(set)  # hours with a row
+        for post, hour in self.hourly:
+            self.post_hours[post].add(hour)
         self.snapshots: dict[str, list[tuple[datetime, int, int]]] = defaultdict(list)
         for line, (account, at, value) in enumerate(data.followers, start=1):
             self.snapshots[account].append((at, line, value))
@@ -183,14 +194,22 @@ class Reference:
 
     def sums(self, key: tuple[str, str], hours: list[datetime]) -> dict[str, int]:
         out = dict.fromkeys([*POST_METRICS, "posts_published"], 0)
+        span = set(hours)
         for post in self.members.get(key, ()):
-            for h in hours:
-                for m, v in self.hourly.get((post, h), {}).items():
+            for h in self.post_hours[post] & span:
+                for m, v in self.hourly[(post, h)].items():
                     out[m] += v
             published = self.published[post]
-            if published and any(h <= published < h + HOUR for h in hours):
+            if published and published.replace(minute=0, second=0, microsecond=0) in span:
                 out["posts_published"] += 1
         return out
+
+    def active(self, posts: set[str], hours: list[datetime]) -> int:
+        """How many of `posts` have a non-zero increment in one of `hours`."""
+        span = set(hours)
+        return sum(
+            any(any(self.hourly[(p, h)].values()) for h in self.post_hours[p] & span) for p in posts
+        )
 
     def values(self, key, names, hours, start, end) -> dict[str, Any]:
         s = self.sums(key, hours)
@@ -274,10 +293,22 @@ class Reference:
         if label(end) == label(end - HOUR):
             series[-1]["partial"] = True
         totals = self.values(key, names, hours, start, end)
-        totals["post_count"] = sum(
-            any(any(self.hourly.get((p, h), {}).values()) for h in hours)
-            for p in self.members.get(key, ())
-        )
+        totals["post_count"] = self.active(self.members.get(key, set()), hours)
+        as_of = datetime.fromisoformat(self.as_of) if self.as_of else None
+        after = [label(run[0]) for run in runs if as_of is None or run[-1] + HOUR > as_of]
+        if scope == "platform_post":
+            platforms = {id_.split("_")[1]}
+        else:
+            platforms = {self.platform[a] for a in self.accounts.get(key, ())}
+        coverage = {
+            "buckets_after_as_of": len(after),
+            "first_bucket_after_as_of": after[0] if after else None,
+            "unreported_metrics": [
+                n
+                for n in names
+                if n in POST_METRICS and all(n in NEVER_REPORTED[p] for p in platforms)
+            ],
+        }
         window = {
             "since": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "until": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -290,6 +321,7 @@ class Reference:
             "id": id_,
             "window": window,
             "as_of": self.as_of,
+            "coverage": coverage,
             "series": series,
             "totals": totals,
         }
@@ -396,7 +428,10 @@ def _agree(store: metrics.Store, ref: Reference, seed: int, first: datetime, las
         outcomes[str(expected) if isinstance(expected, int) else "200"] += 1
         if isinstance(expected, dict):
             answered.add((q["tz"], q["granularity"]))
+            outcomes["after as_of"] += expected["coverage"]["buckets_after_as_of"] > 0
+            outcomes["unreported"] += bool(expected["coverage"]["unreported_metrics"])
     assert outcomes["200"] > 180 and outcomes["422"] and outcomes["404"], outcomes
+    assert outcomes["after as_of"] and outcomes["unreported"], outcomes
     whole_hour_zones = [z for z in ZONES if z != "Asia/Kolkata"]
     assert answered == {(z, g) for z in whole_hour_zones for g in ("hour", "day", "week")}
 
@@ -432,13 +467,20 @@ def _from_pipeline(raw: Path, warehouse: Path) -> Warehouse:
     return data
 
 
-def test_a_pipeline_built_warehouse_matches_the_reference(tmp_path):
-    raw, _ = make_landing(tmp_path)
+def pipeline_built(root: Path) -> tuple[Path, Warehouse, str, datetime, datetime]:
+    """A generated landing zone run through the pipeline: (warehouse, what it holds in the
+    reference's shape, as_of, first and last active hour)."""
+    raw, _ = make_landing(root)
     dates = sorted(p.name for p in (raw / "tiktok").iterdir())
-    warehouse = tmp_path / "warehouse"
+    warehouse = root / "warehouse"
     run_pipeline(raw, warehouse, date.fromisoformat(dates[0]), date.fromisoformat(dates[-1]))
     data = _from_pipeline(raw, warehouse)
     as_of = json.loads((warehouse / "manifest.json").read_text())["as_of"]
     first = min(h for _, h, _ in data.hourly)
     last = max(h for _, h, _ in data.hourly)
+    return warehouse, data, as_of, first, last
+
+
+def test_a_pipeline_built_warehouse_matches_the_reference(tmp_path):
+    warehouse, data, as_of, first, last = pipeline_built(tmp_path)
     _agree(metrics.connect(warehouse), Reference(data, as_of), 7, first, last)
