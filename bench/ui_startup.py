@@ -1,0 +1,170 @@
+"""How fast the Dagster UI answers and how cleanly it stops: `make ui`'s command vs its peers.
+
+    python bench/ui_startup.py --raw data/raw --warehouse data/warehouse [--runs 3]
+
+For each command (the old `dagster dev`, plain `dg dev`, and what `make ui` runs now) on a free
+loopback port with a fresh DAGSTER_HOME: seconds until GET /server_info answers 200, seconds
+until the GraphQL workspace reports the code location LOADED, then, after SIGTERM to the
+command's own process only, seconds until every process it started is gone, and how many were
+still alive after STOP_BOUND seconds (then killed). Appends to bench/out/ui_startup.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import record
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".venv" / "bin"
+STOP_BOUND = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def commands(port: int) -> dict[str, list[str]]:
+    where = ["-w", "workspace.yaml", "--host", "127.0.0.1", "--port", str(port)]
+    return {
+        "dagster dev (before)": [str(BIN / "dagster"), "dev", *where],
+        "dg dev": [str(BIN / "dg"), "dev", *where],
+        "metrics ui (make ui)": [str(BIN / "metrics"), "ui", "--port", str(port)],
+    }
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid`, from /proc (children of children too)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return state[state.rindex(")") + 2] not in "ZX"
+
+
+def loaded(base: str) -> bool:
+    query = b'{"query": "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"}'
+    req = urllib.request.Request(
+        f"{base}/graphql", data=query, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        entries = json.load(resp)["data"]["workspaceOrError"]["locationEntries"]
+    return bool(entries) and all(e["loadStatus"] == "LOADED" for e in entries)
+
+
+def server_info(base: str) -> bool:
+    with urllib.request.urlopen(f"{base}/server_info", timeout=5) as resp:
+        return resp.status == 200
+
+
+def measure(name: str, argv: list[str], base: str, env: dict[str, str]) -> dict:
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    first_200 = location = None
+    seen: set[int] = set()
+    try:
+        while location is None and time.monotonic() - start < 180:
+            seen |= descendants(proc.pid)
+            try:
+                if first_200 is None and server_info(base):
+                    first_200 = time.monotonic() - start
+                if first_200 is not None and loaded(base):
+                    location = time.monotonic() - start
+            except OSError:
+                pass
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        seen |= descendants(proc.pid)
+        stop = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        while time.monotonic() - stop < STOP_BOUND:
+            if proc.poll() is not None and not any(alive(p) for p in seen):
+                break
+            time.sleep(0.05)
+        stopped = time.monotonic() - stop
+        left = sorted(p for p in seen if alive(p))
+    finally:
+        for pid in [proc.pid, *seen]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait()
+    return {
+        "command": name,
+        "argv": " ".join(Path(argv[0]).name if i == 0 else a for i, a in enumerate(argv)),
+        "seconds_to_server_info_200": round(first_200, 2) if first_200 else None,
+        "seconds_to_location_loaded": round(location, 2) if location else None,
+        "seconds_to_stop_after_sigterm": round(stopped, 2),
+        "processes_started": len(seen) + 1,
+        "processes_left_after_sigterm": len(left) + (1 if alive(proc.pid) else 0),
+        "exit_code": proc.returncode,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--raw", type=Path, default=ROOT / "data" / "raw")
+    parser.add_argument("--warehouse", type=Path, default=ROOT / "data" / "warehouse")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", default="", help="comma-separated command names")
+    args = parser.parse_args()
+    for run in range(args.runs):
+        port = free_port()
+        for name, argv in commands(port).items():
+            if args.only and name not in args.only.split(","):
+                continue
+            home = Path(tempfile.mkdtemp(prefix="ui_bench_home_"))
+            shutil.copyfile(ROOT / "pipelines" / "dagster.yaml", home / "dagster.yaml")
+            env = {
+                **os.environ,
+                "DAGSTER_HOME": str(home),
+                "METRICS_RAW_DIR": str(args.raw.resolve()),
+                "METRICS_WAREHOUSE_DIR": str(args.warehouse.resolve()),
+            }
+            result = measure(name, argv, f"http://127.0.0.1:{port}", env)
+            record("ui_startup", {"run": run + 1, **result})
+            shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
