@@ -23,6 +23,9 @@ from rich.console import Console
 from rich.status import Status
 
 Entry = dg.EventLogEntry
+# How the in-process executor says it skips a step whose inputs failed (a log line, no
+# STEP_SKIPPED event): "Dependencies for step X failed: [...]. Not executing."
+_NOT_EXECUTING = "Not executing."
 
 
 class Progress:
@@ -57,7 +60,9 @@ class Progress:
     def __call__(self, entry: Entry) -> None:
         event = entry.dagster_event
         if event is None:
-            if entry.level >= logging.INFO and entry.user_message:
+            if entry.step_key and entry.user_message.endswith(_NOT_EXECUTING):
+                self._skipped(entry.step_key)
+            elif entry.level >= logging.INFO and entry.user_message:
                 style = "yellow" if entry.level >= logging.WARNING else "dim"
                 self._line(f"       {entry.user_message}", style)
             return
@@ -74,7 +79,7 @@ class Progress:
         elif kind == dg.DagsterEventType.STEP_FAILURE:
             self._line(f"FAIL   {step}: {_failure(event)}", "red")
         elif kind == dg.DagsterEventType.STEP_SKIPPED:
-            self._line(f"skip   {step} (a step or blocking check before it failed)", "yellow")
+            self._skipped(step)
         elif kind == dg.DagsterEventType.ASSET_MATERIALIZATION:
             self._materialized(event)
         elif kind == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
@@ -86,6 +91,9 @@ class Progress:
                     f"{check.asset_key.to_user_string()}",
                     "yellow" if warn else "red",
                 )
+
+    def _skipped(self, step: str) -> None:
+        self._line(f"skip   {step} (a step or blocking check before it failed)", "yellow")
 
     def _materialized(self, event: dg.DagsterEvent) -> None:
         # A run over many landing dates records one event per partition, each with the run's
