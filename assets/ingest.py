@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 
 from assets import column_schema
-from assets.partitions import landing_partitions
+from assets.partitions import FIRST_LANDING_DATE, landing_partitions
 from assets.resources import WarehouseResource
 from metrics import faults
 from metrics.ingest import guard
@@ -66,7 +66,7 @@ def catalog(
     Attribution follows the newest snapshot, so every run republishes it whole; but first the
     inputs are checked (metrics/ingest/guard.py), so a missing mount cannot empty the warehouse.
     """
-    loaded = load_catalog(warehouse.raw)
+    loaded = load_catalog(warehouse.raw, first=FIRST_LANDING_DATE)
     verdict = guard.check_inputs(warehouse.raw, warehouse.warehouse, loaded)
     checked = dg.AssetCheckResult(
         check_name=INPUTS_CHECK,
@@ -134,7 +134,7 @@ NORMALIZED_NAMES = [t.name for t in NORMALIZED]
 def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Normalize each landing date of the run; each date's partition is replaced atomically."""
     today = datetime.now(UTC).date()  # one verdict on stray (future) folders for run and check
-    cat = load_catalog(warehouse.raw, today)
+    cat = load_catalog(warehouse.raw, today, FIRST_LANDING_DATE)
     total = Accounting()
     rows = dict.fromkeys(NORMALIZED_NAMES, 0)
     written = 0
@@ -144,13 +144,15 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     days = [date.fromisoformat(key) for key in context.partition_keys]
     with ingest.worker_pool() as pool:
         for stats in ingest.normalize_landing_dates(
-            warehouse.raw, warehouse.warehouse, days, cat, pool, today
+            warehouse.raw, warehouse.warehouse, days, cat, pool, today, FIRST_LANDING_DATE
         ):
             faults.point("normalize.date_written")
             key = stats.landing_date.isoformat()
             if stats.landing_date not in days:
                 context.log.warning(f"{key}: normalized again, an earlier run died writing it")
-            recount = recount_landing(warehouse.raw, stats.landing_date, today)
+            recount = recount_landing(
+                warehouse.raw, stats.landing_date, today, FIRST_LANDING_DATE
+            )
             acc = stats.accounting
             lines_counted += recount.lines
             files_found += recount.files

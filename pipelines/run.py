@@ -571,8 +571,11 @@ def clear_run(run_id: str, force: bool = False) -> None:
 def refuse_empty_inputs() -> None:
     """RunRefused, before any run is created, when the inputs would empty the warehouse
     (metrics/ingest/guard.py; the catalog asset's blocking check says the same in the UI)."""
+    from assets.partitions import FIRST_LANDING_DATE
+
     raw = config.raw_dir()
-    verdict = guard.check_inputs(raw, config.warehouse_dir(), load_catalog(raw))
+    catalog = load_catalog(raw, first=FIRST_LANDING_DATE)
+    verdict = guard.check_inputs(raw, config.warehouse_dir(), catalog)
     if not verdict.ok:
         raise RunRefused("\n".join(verdict.problems))
 
@@ -586,7 +589,9 @@ def nightly_dates(day: date | None) -> tuple[date, date]:
 def backfill_dates(since: date | None, until: date | None) -> tuple[date, date]:
     """The backfill's range: `since`..`until`, each defaulting to the landing zone's first or
     last landing date (only ever partitions; folders dated outside them are quarantined)."""
-    found = landing_dates(config.raw_dir())
+    from assets.partitions import FIRST_LANDING_DATE  # after the CLI has exported --raw
+
+    found = landing_dates(config.raw_dir(), first=FIRST_LANDING_DATE)
     if not found and not (since and until):
         raise RunRefused(
             f"no landing dates under {config.raw_dir()}; run `metrics generate` "
@@ -601,12 +606,14 @@ def backfill_dates(since: date | None, until: date | None) -> tuple[date, date]:
 
 def _in_partitions(first: date, last: date) -> tuple[date, date]:
     """first..last, or RunRefused: a landing date must be a partition."""
-    start = config.first_landing_date()
+    from assets.partitions import FIRST_LANDING_DATE as start
     end = layout.latest_landing_date()
     if first < start:
         raise RunRefused(
-            f"landing date {first} is before the first partition {start}; set "
-            f"{config.FIRST_LANDING_ENV}={first} (or earlier) and run again."
+            f"landing date {first} is before the first partition {start} "
+            f"({config.FIRST_LANDING_ENV} if set, else the oldest catalog snapshot under "
+            f"{config.raw_dir()}); set {config.FIRST_LANDING_ENV}={first} (or earlier) and "
+            "run again."
         )
     if last > end:
         raise RunRefused(f"landing date {last} is after tomorrow ({end}); no file has landed then.")
