@@ -79,7 +79,9 @@ def alive(pid: int) -> bool:
 
 
 def loaded(base: str) -> bool:
-    query = b'{"query": "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"}'
+    query = (
+        b'{"query": "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"}'
+    )
     req = urllib.request.Request(
         f"{base}/graphql", data=query, headers={"Content-Type": "application/json"}
     )
@@ -96,7 +98,11 @@ def server_info(base: str) -> bool:
 def measure(name: str, argv: list[str], base: str, env: dict[str, str]) -> dict:
     start = time.monotonic()
     proc = subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     first_200 = location = None

@@ -60,10 +60,13 @@ class Progress:
     def __call__(self, entry: Entry) -> None:
         event = entry.dagster_event
         if event is None:
+            level = (
+                logging.getLevelName(entry.level) if isinstance(entry.level, str) else entry.level
+            )
             if entry.step_key and entry.user_message.endswith(_NOT_EXECUTING):
                 self._skipped(entry.step_key)
-            elif entry.level >= logging.INFO and entry.user_message:
-                style = "yellow" if entry.level >= logging.WARNING else "dim"
+            elif isinstance(level, int) and level >= logging.INFO and entry.user_message:
+                style = "yellow" if level >= logging.WARNING else "dim"
                 self._line(f"       {entry.user_message}", style)
             return
         step = event.step_key or ""

@@ -607,6 +607,7 @@ def backfill_dates(since: date | None, until: date | None) -> tuple[date, date]:
 def _in_partitions(first: date, last: date) -> tuple[date, date]:
     """first..last, or RunRefused: a landing date must be a partition."""
     from assets.partitions import FIRST_LANDING_DATE as start
+
     end = layout.latest_landing_date()
     if first < start:
         raise RunRefused(

@@ -129,9 +129,7 @@ class Entry:
     detail: str = ""
 
 
-def _classify(
-    parts: tuple[str, ...], mode: int, latest: date, first: date
-) -> tuple[str, str, str]:
+def _classify(parts: tuple[str, ...], mode: int, latest: date, first: date) -> tuple[str, str, str]:
     """(kind, reason, detail) of a non-directory at `parts`; the first problem found wins, in
     the order: what it is, where it is, what its name says."""
     if stat.S_ISLNK(mode):
