@@ -2,7 +2,7 @@
 
     python bench/ui_startup.py --raw data/raw --warehouse data/warehouse [--runs 3]
 
-For each command (the old `dagster dev`, plain `dg dev`, and what `make ui` runs now) on a free
+For each command (the old `dagster dev`, `dg dev`, and `make ui`, which runs `dg dev`) on a free
 loopback port with a fresh DAGSTER_HOME: seconds until GET /server_info answers 200, seconds
 until the GraphQL workspace reports the code location LOADED, then, after SIGTERM to the
 command's own process only, seconds until every process it started is gone, and how many were
@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import record
+from tests.helpers.processes import alive, descendants
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
@@ -44,38 +45,8 @@ def commands(port: int) -> dict[str, list[str]]:
     return {
         "dagster dev (before)": [str(BIN / "dagster"), "dev", *where],
         "dg dev": [str(BIN / "dg"), "dev", *where],
-        "metrics ui (make ui)": [str(BIN / "metrics"), "ui", "--port", str(port)],
+        "make ui": ["make", "-s", "ui", f"UI_PORT={port}"],
     }
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below `pid`, from /proc (children of children too)."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        parents.setdefault(ppid, []).append(int(entry.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return state[state.rindex(")") + 2] not in "ZX"
 
 
 def loaded(base: str) -> bool:
