@@ -1,12 +1,15 @@
 """How fast the Dagster UI answers and how cleanly it stops: `make ui`'s command vs its peers.
 
-    python bench/ui_startup.py --raw data/raw --warehouse data/warehouse [--runs 3]
+    python bench/ui_startup.py --raw data/raw --warehouse data/warehouse [--runs 3] \
+        [--before-root /path/to/a/checkout/of/the/old/commit]
 
 For each command (the old `dagster dev`, `dg dev`, and `make ui`, which runs `dg dev`) on a free
 loopback port with a fresh DAGSTER_HOME: seconds until GET /server_info answers 200, seconds
 until the GraphQL workspace reports the code location LOADED, then, after SIGTERM to the
 command's own process only, seconds until every process it started is gone, and how many were
-still alive after STOP_BOUND seconds (then killed). Appends to bench/out/ui_startup.jsonl.
+still alive after STOP_BOUND seconds (then killed). `--before-root` runs the old command in a
+checkout of the old commit (with this environment), so "before" is the old command on the old
+code. Appends to bench/out/ui_startup.jsonl.
 """
 
 from __future__ import annotations
@@ -66,11 +69,11 @@ def server_info(base: str) -> bool:
         return resp.status == 200
 
 
-def measure(name: str, argv: list[str], base: str, env: dict[str, str]) -> dict:
+def measure(name: str, argv: list[str], base: str, env: dict[str, str], cwd: Path) -> dict:
     start = time.monotonic()
     proc = subprocess.Popen(
         argv,
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -123,6 +126,7 @@ def main() -> int:
     parser.add_argument("--warehouse", type=Path, default=ROOT / "data" / "warehouse")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default="", help="comma-separated command names")
+    parser.add_argument("--before-root", type=Path, default=ROOT, help="where the old one runs")
     args = parser.parse_args()
     for run in range(args.runs):
         port = free_port()
@@ -137,7 +141,9 @@ def main() -> int:
                 "METRICS_RAW_DIR": str(args.raw.resolve()),
                 "METRICS_WAREHOUSE_DIR": str(args.warehouse.resolve()),
             }
-            result = measure(name, argv, f"http://127.0.0.1:{port}", env)
+            cwd = args.before_root if "before" in name else ROOT
+            result = measure(name, argv, f"http://127.0.0.1:{port}", env, cwd)
+            result["cwd"] = str(cwd)
             record("ui_startup", {"run": run + 1, **result})
             shutil.rmtree(home, ignore_errors=True)
     return 0

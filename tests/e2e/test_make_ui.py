@@ -31,7 +31,8 @@ def _free_port() -> int:
 
 
 def _loaded(base: str) -> bool:
-    query = {"query": "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"}
+    fields = "locationEntries { loadStatus }"
+    query = {"query": f"{{ workspaceOrError {{ ... on Workspace {{ {fields} }} }} }}"}
     req = urllib.request.Request(
         f"{base}/graphql",
         data=json.dumps(query).encode(),
