@@ -41,7 +41,7 @@ test-fast: env
 
 ui: env $(DAGSTER_HOME)/dagster.yaml
 	@test -d $(METRICS_WAREHOUSE_DIR) || $(MAKE) demo
-	$(BIN)/dg dev -w workspace.yaml --host $(UI_HOST) --port $(UI_PORT)
+	$(BIN)/python -m pipelines.ui -w workspace.yaml --host $(UI_HOST) --port $(UI_PORT)
 
 lint: env
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

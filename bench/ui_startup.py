@@ -48,7 +48,7 @@ def commands(port: int) -> dict[str, list[str]]:
     return {
         "dagster dev (before)": [str(BIN / "dagster"), "dev", *where],
         "dg dev": [str(BIN / "dg"), "dev", *where],
-        "make ui": ["make", "-s", "ui", f"UI_PORT={port}"],
+        "make ui (dg dev via pipelines/ui.py)": ["make", "-s", "ui", f"UI_PORT={port}"],
     }
 
 
@@ -80,7 +80,7 @@ def measure(name: str, argv: list[str], base: str, env: dict[str, str], cwd: Pat
         start_new_session=True,
     )
     first_200 = location = None
-    seen: set[int] = set()
+    seen: set[tuple[int, str]] = set()
     try:
         while location is None and time.monotonic() - start < 180:
             seen |= descendants(proc.pid)
@@ -103,10 +103,13 @@ def measure(name: str, argv: list[str], base: str, env: dict[str, str], cwd: Pat
             time.sleep(0.05)
         stopped = time.monotonic() - stop
         left = sorted(p for p in seen if alive(p))
+        top_left = proc.poll() is None
     finally:
-        for pid in [proc.pid, *seen]:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        for child in seen:
+            if alive(child):
+                os.kill(child[0], signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
         proc.wait()
     return {
         "command": name,
@@ -115,7 +118,7 @@ def measure(name: str, argv: list[str], base: str, env: dict[str, str], cwd: Pat
         "seconds_to_location_loaded": round(location, 2) if location else None,
         "seconds_to_stop_after_sigterm": round(stopped, 2),
         "processes_started": len(seen) + 1,
-        "processes_left_after_sigterm": len(left) + (1 if alive(proc.pid) else 0),
+        "processes_left_after_sigterm": len(left) + top_left,
         "exit_code": proc.returncode,
     }
 
