@@ -69,6 +69,13 @@ def server_info(base: str) -> bool:
         return resp.status == 200
 
 
+def _as_from_a_terminal() -> None:
+    """SIGINT and SIGTERM at their defaults, whatever this script inherited (a background
+    shell ignores SIGINT; tests/e2e/test_make_ui.py covers that case)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def measure(name: str, argv: list[str], base: str, env: dict[str, str], cwd: Path) -> dict:
     start = time.monotonic()
     proc = subprocess.Popen(
@@ -78,6 +85,7 @@ def measure(name: str, argv: list[str], base: str, env: dict[str, str], cwd: Pat
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=_as_from_a_terminal,
     )
     first_200 = location = None
     seen: set[tuple[int, str]] = set()

@@ -46,6 +46,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
+    # The inputs first: without a catalog the partitions start yesterday, and a missing mount
+    # must say so rather than "before the first partition".
+    run.refuse_empty_inputs()
     return _run(*run.nightly_dates(args.date))
 
 

@@ -89,7 +89,9 @@ def test_a_failed_blocking_check_fails_the_run_and_says_so(tmp_path: Path) -> No
     # The CLI refuses these inputs before a run starts (tests/e2e/test_refusals.py); a run the
     # UI or the schedule launches has no such step, so skip it here to reach the asset check.
     code = "run.refuse_empty_inputs = lambda: None"
-    proc = _cli(_env(tmp_path, raw), "nightly", "--date", day.isoformat(), code=code)
+    # Without a catalog the partitions would start yesterday; configure them to hold `day`.
+    env = {**_env(tmp_path, raw), "METRICS_FIRST_LANDING_DATE": day.isoformat()}
+    proc = _cli(env, "nightly", "--date", day.isoformat(), code=code)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     failed = _index(lines, "FAIL   catalog: no catalog snapshot in reach under")
