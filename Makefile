@@ -10,6 +10,8 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export METRICS_RAW_DIR ?= $(CURDIR)/data/raw
 export METRICS_WAREHOUSE_DIR ?= $(CURDIR)/data/warehouse
+UI_HOST ?= 127.0.0.1
+UI_PORT ?= 3000
 
 .PHONY: env demo test test-fast ui lint format bench clean
 
@@ -39,7 +41,7 @@ test-fast: env
 
 ui: env $(DAGSTER_HOME)/dagster.yaml
 	@test -d $(METRICS_WAREHOUSE_DIR) || $(MAKE) demo
-	$(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
+	$(BIN)/python -m pipelines.ui -w workspace.yaml --host $(UI_HOST) --port $(UI_PORT)
 
 lint: env
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

@@ -5,9 +5,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
+import polars as pl
 
 from assets import column_schema
-from assets.partitions import landing_partitions
+from assets.partitions import FIRST_LANDING_DATE, landing_partitions
 from assets.resources import WarehouseResource
 from metrics import faults
 from metrics.ingest import guard
@@ -66,7 +67,7 @@ def catalog(
     Attribution follows the newest snapshot, so every run republishes it whole; but first the
     inputs are checked (metrics/ingest/guard.py), so a missing mount cannot empty the warehouse.
     """
-    loaded = load_catalog(warehouse.raw)
+    loaded = load_catalog(warehouse.raw, first=FIRST_LANDING_DATE)
     verdict = guard.check_inputs(warehouse.raw, warehouse.warehouse, loaded)
     checked = dg.AssetCheckResult(
         check_name=INPUTS_CHECK,
@@ -134,7 +135,7 @@ NORMALIZED_NAMES = [t.name for t in NORMALIZED]
 def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Normalize each landing date of the run; each date's partition is replaced atomically."""
     today = datetime.now(UTC).date()  # one verdict on stray (future) folders for run and check
-    cat = load_catalog(warehouse.raw, today)
+    cat = load_catalog(warehouse.raw, today, FIRST_LANDING_DATE)
     total = Accounting()
     rows = dict.fromkeys(NORMALIZED_NAMES, 0)
     written = 0
@@ -144,13 +145,13 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     days = [date.fromisoformat(key) for key in context.partition_keys]
     with ingest.worker_pool() as pool:
         for stats in ingest.normalize_landing_dates(
-            warehouse.raw, warehouse.warehouse, days, cat, pool, today
+            warehouse.raw, warehouse.warehouse, days, cat, pool, today, FIRST_LANDING_DATE
         ):
             faults.point("normalize.date_written")
             key = stats.landing_date.isoformat()
             if stats.landing_date not in days:
                 context.log.warning(f"{key}: normalized again, an earlier run died writing it")
-            recount = recount_landing(warehouse.raw, stats.landing_date, today)
+            recount = recount_landing(warehouse.raw, stats.landing_date, today, FIRST_LANDING_DATE)
             acc = stats.accounting
             lines_counted += recount.lines
             files_found += recount.files
@@ -188,6 +189,7 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
                 "files_quarantined": total.files_quarantined,
                 "bytes_written": written,
                 "by_reason": dg.MetadataValue.json(dict(sorted(total.reasons.items()))),
+                "by_reason_all_dates": _reasons_all_dates(warehouse),
             }
         yield dg.MaterializeResult(asset_key=table, metadata=metadata)
     yield dg.AssetCheckResult(
@@ -205,6 +207,33 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
             "unbalanced_partitions": dg.MetadataValue.json(unbalanced),
         },
     )
+
+
+def _reasons_all_dates(warehouse: WarehouseResource) -> dg.TableMetadataValue:
+    """Quarantined lines or records per reason over every landing date in the warehouse, not
+    only this run's (`by_reason`): what the table holds now, most frequent first."""
+    counts = (
+        storage.scan(warehouse.warehouse, QUARANTINE_TABLE)
+        .group_by("reason")
+        .agg(
+            pl.len().alias("rows"),
+            pl.col(str(QUARANTINE_TABLE.partition_key)).n_unique().alias("dates"),
+        )
+        .sort(["rows", "reason"], descending=[True, False])
+        .collect()
+    )
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn("reason", "string"),
+            dg.TableColumn("rows", "int"),
+            dg.TableColumn("landing_dates", "int"),
+        ]
+    )
+    records = [
+        dg.TableRecord({"reason": r, "rows": int(n), "landing_dates": int(d)})
+        for r, n, d in counts.iter_rows()
+    ]
+    return dg.MetadataValue.table(records, schema)
 
 
 @dg.asset(

@@ -138,33 +138,39 @@ def hourly_and_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, table)),
         }
         if table == ROLLUPS["day"].name and partitions:
-            metadata["project_totals"] = dg.MetadataValue.md(
-                _project_day_table(warehouse, max(partitions))
-            )
+            metadata |= _newest_day_per_project(warehouse, max(partitions))
         yield dg.MaterializeResult(asset_key=table, metadata=metadata)
 
     yield from _checks(warehouse, rolled)
 
 
-def _project_day_table(warehouse: WarehouseResource, day: str) -> str:
-    """Markdown of the newest rewritten UTC day's totals per project, for the UI."""
+PROJECT_COLUMNS = ("views", "likes", "comments", "shares", "posts_published", "followers")
+
+
+def _newest_day_per_project(warehouse: WarehouseResource, day: str) -> dict[str, Any]:
+    """The newest rewritten UTC day per project, for the UI: a table (`project_totals`), and
+    each project's views as a number of its own (`views_newest_day/<project id>`), which the
+    asset's Plots tab draws over its materializations."""
     rows = (
         storage.read(warehouse.warehouse, ROLLUPS["day"], [day])
         .filter(pl.col("scope") == "project")
         .sort("views", "id", descending=[True, False])
     )
-    lines = [
-        f"**{day} (UTC) per project**",
-        "",
-        "| project | views | likes | comments | shares | posts published | followers |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    lines += [
-        f"| `{r['id']}` | {r['views']:,} | {r['likes']:,} | {r['comments']:,} | "
-        f"{r['shares']:,} | {r['posts_published']} | {r['followers']:,} |"
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn("project", "string"),
+            *[dg.TableColumn(c, "int") for c in PROJECT_COLUMNS],
+        ]
+    )
+    records = [
+        dg.TableRecord({"project": r["id"], **{c: int(r[c]) for c in PROJECT_COLUMNS}})
         for r in rows.iter_rows(named=True)
     ]
-    return "\n".join(lines)
+    return {
+        "newest_day": day,
+        "project_totals": dg.MetadataValue.table(records, schema),
+        **{f"views_newest_day/{r['id']}": int(r["views"]) for r in rows.iter_rows(named=True)},
+    }
 
 
 def _checks(warehouse: WarehouseResource, rolled: refresh.RollupResult):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 RAW_ENV = "METRICS_RAW_DIR"
 FIRST_LANDING_ENV = "METRICS_FIRST_LANDING_DATE"
-DEFAULT_FIRST_LANDING = "2026-01-01"
 WAREHOUSE_ENV = "METRICS_WAREHOUSE_DIR"
 DEFAULT_RAW = "data/raw"
 DEFAULT_WAREHOUSE = "data/warehouse"
@@ -27,16 +26,18 @@ class ConfigError(ValueError):
     """A setting that cannot be used, with what was wrong and how to fix it."""
 
 
-def first_landing_date() -> date:
-    """The first landing partition: Dagster's partitions start here, and a landing-zone folder
-    dated earlier is quarantined with the fix (lower this) rather than silently skipped."""
-    value = os.environ.get(FIRST_LANDING_ENV) or DEFAULT_FIRST_LANDING
+def configured_first_landing_date() -> date | None:
+    """METRICS_FIRST_LANDING_DATE, when set: the first landing partition, overriding what
+    metrics.ingest.layout.first_landing_date would find in the landing zone."""
+    value = os.environ.get(FIRST_LANDING_ENV, "").strip()
+    if not value:
+        return None
     try:
         return date.fromisoformat(value)
     except ValueError:
         raise ConfigError(
-            f"{FIRST_LANDING_ENV}={value!r} is not a YYYY-MM-DD date; "
-            f"set it to the first landing date to partition (default {DEFAULT_FIRST_LANDING})."
+            f"{FIRST_LANDING_ENV}={value!r} is not a YYYY-MM-DD date; set it to the first "
+            "landing date to partition, or unset it to start at the landing zone's first catalog."
         ) from None
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from assets.partitions import FIRST_LANDING_DATE
 from metrics import config
 from metrics.ingest.watch import Cursor, new_landing_files
 
@@ -43,7 +44,7 @@ def build_landing_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefin
     )
     def landing_files_sensor(context: dg.SensorEvaluationContext):
         raw = config.raw_dir(os.environ.get(config.RAW_ENV))
-        changes, cursor = new_landing_files(raw, Cursor.loads(context.cursor))
+        changes, cursor = new_landing_files(raw, Cursor.loads(context.cursor), FIRST_LANDING_DATE)
         requests = []
         for day, files in sorted(changes.items()):
             digest = hashlib.sha256("\n".join(files).encode()).hexdigest()[:16]

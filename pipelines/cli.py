@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 
 from metrics import config
 from metrics.cli import demo
@@ -46,6 +46,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
+    # The inputs first: without a catalog the partitions start yesterday, and a missing mount
+    # must say so rather than "before the first partition".
+    run.refuse_empty_inputs()
     return _run(*run.nightly_dates(args.date))
 
 
@@ -57,11 +60,13 @@ def cmd_clear_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Sample data (unless a landing zone is already there), the whole pipeline, an answer."""
     raw = config.raw_dir(args.raw)
+    until = None  # an existing landing zone: up to its newest landing date
     if not (raw / "catalog").is_dir():
         print(f"generating sample exports into {raw}", flush=True)
-        if code := generate.main(["--out", str(raw), *demo.SAMPLE]):
+        until = datetime.now(UTC).date()
+        if code := generate.main(["--out", str(raw), *demo.sample_args(until)]):
             return code
-    if code := _run(*run.backfill_dates(None, None)):
+    if code := _run(*run.backfill_dates(None, until)):
         return code
     demo.print_summary(config.warehouse_dir(args.warehouse))
     return 0

@@ -1,4 +1,4 @@
-"""The single Definitions object that `dagster dev`, the CLI and the tests all load."""
+"""The single Definitions object that `dg dev` (`make ui`), the CLI and the tests all load."""
 
 from __future__ import annotations
 

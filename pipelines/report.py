@@ -27,7 +27,7 @@ def render(result: dg.ExecuteInProcessResult, run: dg.DagsterRun, console: Conso
     """Print the run's summary to `console`."""
     ui = os.environ.get(UI_ENV, DEFAULT_UI).rstrip("/")
     status = run.status.value
-    console.print(f"run {run.run_id} {status}: {ui}/runs/{run.run_id}")
+    console.print(f"run {run.run_id} {status}: {ui}/runs/{run.run_id}", soft_wrap=True)
     written = Table("table", "rows written", title="written", title_justify="left")
     reasons: Counter[str] = Counter()
     empty: list[str] = []
@@ -56,7 +56,7 @@ def render(result: dg.ExecuteInProcessResult, run: dg.DagsterRun, console: Conso
             quarantined.add_row(reason, f"{n:,}")
         console.print(quarantined)
     for day in empty:
-        console.print(f"[yellow]no files landed on {day}[/yellow]")
+        console.print(f"[yellow]no files landed on {day}[/yellow]", soft_wrap=True)
     for check in result.get_asset_check_evaluations():
         if check.passed:
             continue
@@ -64,5 +64,6 @@ def render(result: dg.ExecuteInProcessResult, run: dg.DagsterRun, console: Conso
         kind = "[yellow]warning[/yellow]" if warn else "[red]FAILED[/red]"
         console.print(
             f"check {kind} {check.check_name} on {check.asset_key.to_user_string()}: "
-            + ", ".join(f"{k}={_value(v)}" for k, v in list(check.metadata.items())[:4])
+            + ", ".join(f"{k}={_value(v)}" for k, v in list(check.metadata.items())[:4]),
+            soft_wrap=True,
         )

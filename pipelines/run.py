@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -45,9 +45,11 @@ from metrics.ingest import guard, layout
 from metrics.ingest.catalog import load_catalog
 from metrics.ingest.normalize import landing_dates
 from pipelines import report
+from pipelines.progress import Progress
 
-# Dagster's console logger at INFO shows the per-date lines the assets log, not every event.
-QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+# Dagster's console logger is silenced: pipelines/progress.py prints each step, check and asset
+# log line from the run's own events, on stdout, so no second stream interleaves with it.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 INSTANCE_TEMPLATE = Path(__file__).with_name("dagster.yaml")
@@ -469,8 +471,10 @@ def execute_with_deadline(
     run_config: Mapping[str, object] | None = None,
     slot_wait: float | None = None,
     signals: _Signals | None = None,
+    listener: Callable[[dg.EventLogEntry], None] | None = None,
 ) -> tuple[dg.ExecuteInProcessResult | None, dg.DagsterRun]:
     """Run `job` in this process; however it ends, the run is finished and holds no slot.
+    `listener` is called with each event the run records, as it is recorded.
 
     Raises SlotWaitTimeout when a step waited longer than `slot_wait` seconds for a slot.
     The result is None when the run was stopped before Dagster could return one.
@@ -479,6 +483,8 @@ def execute_with_deadline(
     timeout = slot_wait_seconds() if slot_wait is None else slot_wait
     watchdog = _Watchdog(instance, run_id, timeout, signals)
     result: dg.ExecuteInProcessResult | None = None
+    if listener is not None:
+        instance.add_event_listener(run_id, listener)
     try:
         watchdog.start()
         try:
@@ -518,19 +524,23 @@ def run_range(first: date, last: date, signals: _Signals | None = None) -> bool:
     }
     wait = slot_wait_seconds()
     refuse_empty_inputs()
+    console = Console()
     with _instance() as instance:
         wait_for_pools(instance, job_pools(job), wait)
         faults.point("pools_checked")
         print(f"materializing landing dates {first} .. {last}", flush=True)
-        result, run = execute_with_deadline(
-            job, instance, tags=tags, run_config=QUIET, slot_wait=wait, signals=signals
-        )
-    for event in result.all_events if result else []:
-        if event.is_step_success or event.is_step_failure:
-            mark = "ok  " if event.is_step_success else "FAIL"
-            print(f"  {mark} {event.step_key}", flush=True)
+        with Progress(console) as progress:
+            result, run = execute_with_deadline(
+                job,
+                instance,
+                tags=tags,
+                run_config=QUIET,
+                slot_wait=wait,
+                signals=signals,
+                listener=progress,
+            )
     if result is not None:
-        report.render(result, run, Console())
+        report.render(result, run, console)
     return run.status == dg.DagsterRunStatus.SUCCESS
 
 
@@ -561,8 +571,11 @@ def clear_run(run_id: str, force: bool = False) -> None:
 def refuse_empty_inputs() -> None:
     """RunRefused, before any run is created, when the inputs would empty the warehouse
     (metrics/ingest/guard.py; the catalog asset's blocking check says the same in the UI)."""
+    from assets.partitions import FIRST_LANDING_DATE
+
     raw = config.raw_dir()
-    verdict = guard.check_inputs(raw, config.warehouse_dir(), load_catalog(raw))
+    catalog = load_catalog(raw, first=FIRST_LANDING_DATE)
+    verdict = guard.check_inputs(raw, config.warehouse_dir(), catalog)
     if not verdict.ok:
         raise RunRefused("\n".join(verdict.problems))
 
@@ -576,7 +589,9 @@ def nightly_dates(day: date | None) -> tuple[date, date]:
 def backfill_dates(since: date | None, until: date | None) -> tuple[date, date]:
     """The backfill's range: `since`..`until`, each defaulting to the landing zone's first or
     last landing date (only ever partitions; folders dated outside them are quarantined)."""
-    found = landing_dates(config.raw_dir())
+    from assets.partitions import FIRST_LANDING_DATE  # after the CLI has exported --raw
+
+    found = landing_dates(config.raw_dir(), first=FIRST_LANDING_DATE)
     if not found and not (since and until):
         raise RunRefused(
             f"no landing dates under {config.raw_dir()}; run `metrics generate` "
@@ -591,12 +606,15 @@ def backfill_dates(since: date | None, until: date | None) -> tuple[date, date]:
 
 def _in_partitions(first: date, last: date) -> tuple[date, date]:
     """first..last, or RunRefused: a landing date must be a partition."""
-    start = config.first_landing_date()
+    from assets.partitions import FIRST_LANDING_DATE as start
+
     end = layout.latest_landing_date()
     if first < start:
         raise RunRefused(
-            f"landing date {first} is before the first partition {start}; set "
-            f"{config.FIRST_LANDING_ENV}={first} (or earlier) and run again."
+            f"landing date {first} is before the first partition {start} "
+            f"({config.FIRST_LANDING_ENV} if set, else the oldest catalog snapshot under "
+            f"{config.raw_dir()}); set {config.FIRST_LANDING_ENV}={first} (or earlier) and "
+            "run again."
         )
     if last > end:
         raise RunRefused(f"landing date {last} is after tomorrow ({end}); no file has landed then.")

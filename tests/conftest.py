@@ -7,6 +7,7 @@ are marked `e2e`, so `pytest -m "not e2e"` is the quick loop while editing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,11 @@ import pytest
 from tests.helpers.warehouse import Warehouse, write_warehouse
 
 E2E = Path(__file__).parent / "e2e"
+# The partitions start where the landing zone's first catalog is (assets/partitions.py), found
+# when the definitions are imported; the suite's landing zones are temporary, so pin the start
+# before that import, or the suite would depend on whatever ./data/raw holds. Tests of the
+# discovery itself unset it; subprocesses given their own environment discover it.
+os.environ.setdefault("METRICS_FIRST_LANDING_DATE", "2026-01-01")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -15,9 +15,21 @@ from metrics.model.tables import QUARANTINE_TABLE, ROLLUPS
 from metrics.warehouse import storage
 
 DAYS_SHOWN = 10
-# The sample landing zone `metrics demo` generates when there is none.
-SAMPLE = ["--seed", "7", "--accounts", "16", "--posts-per-account", "6", "--days", "5"]
-SAMPLE += ["--start", "2026-03-02"]
+SAMPLE_DAYS = 5
+# The generator lands a file up to 3 days late and re-delivers it up to 2 days after that
+# (metrics/sample/writer.py): its newest landing date is at most this long after its last day.
+LATEST_LANDING_AFTER_LAST_DAY = 5
+
+
+def sample_args(today: date) -> list[str]:
+    """The sample landing zone `metrics demo` generates when there is none: collected over the
+    days before `today`, so its newest possible landing date is `today`. The demo's run then
+    covers its first catalog .. today, which are exactly the UI's partitions: none missing."""
+    start = today - timedelta(days=SAMPLE_DAYS - 1 + LATEST_LANDING_AFTER_LAST_DAY)
+    return [
+        *("--seed", "7", "--accounts", "16", "--posts-per-account", "6"),
+        *("--days", str(SAMPLE_DAYS), "--start", start.isoformat()),
+    ]
 
 
 def print_summary(warehouse: Path, console: Console | None = None) -> None:

@@ -40,11 +40,13 @@ class Catalog:
         return self.snapshot_date is None
 
 
-def catalog_files(raw: Path, today: date | None = None) -> list[tuple[date, Path]]:
+def catalog_files(
+    raw: Path, today: date | None = None, first: date | None = None
+) -> list[tuple[date, Path]]:
     """Every `catalog/<YYYY-MM-DD>/catalog.json`, oldest first, where metrics/ingest/layout.py puts
     snapshots: a folder that is not a date or is dated after tomorrow, a symbolic link or any
     other file is stray (quarantined by its partition's run), never a snapshot that could win."""
-    entries = layout.walk(raw, today, top=layout.CATALOG_DIR)
+    entries = layout.walk(raw, today, top=layout.CATALOG_DIR, first=first)
     return [(e.landing_date, raw / e.rel) for e in entries if e.kind == "catalog"]
 
 
@@ -151,13 +153,13 @@ def parse_snapshot(text: bytes, where: str) -> tuple[pl.DataFrame, pl.DataFrame]
     return entities, account_frame
 
 
-def load_catalog(raw: Path, today: date | None = None) -> Catalog:
+def load_catalog(raw: Path, today: date | None = None, first: date | None = None) -> Catalog:
     """Read every snapshot; the newest valid one wins, and each rejected one is reported with its
     reason (`rejected`), so the run can say which snapshot it kept instead."""
     newest: tuple[date, str, pl.DataFrame, pl.DataFrame] | None = None
     known: dict[str, str] = {}
     rejected: list[tuple[str, str]] = []
-    for day, file in catalog_files(raw, today):
+    for day, file in catalog_files(raw, today, first):
         where = file.relative_to(raw).as_posix()
         try:
             try:

@@ -8,7 +8,7 @@ a FIFO) is *stray* and is quarantined as one line-0 row by the run of its partit
 
 Which partition owns a stray file: its date folder (the second path component, when the path is
 at least three deep) if that is a valid `YYYY-MM-DD` date from the first landing partition
-(`METRICS_FIRST_LANDING_DATE`) to tomorrow (UTC); otherwise the UTC date of the file's own
+(`first_landing_date`) to tomorrow (UTC); otherwise the UTC date of the file's own
 modification time (`lstat`, never the link target), clamped into that range. A date folder
 before the first partition is stray too (`before_first_landing_date`, with the fix in its
 detail), so one old folder neither breaks a backfill nor vanishes. A file that arrives today in
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from metrics.config import FIRST_LANDING_ENV, first_landing_date
+from metrics.config import FIRST_LANDING_ENV, configured_first_landing_date
 from metrics.model.platforms import PLATFORMS
 
 CATALOG_DIR = "catalog"
@@ -45,31 +45,74 @@ def latest_landing_date(today: date | None = None) -> date:
     return (today or datetime.now(UTC).date()) + timedelta(days=1)
 
 
-def folder_date(name: str, latest: date) -> date | None:
-    """The landing date a folder name stands for: strictly `YYYY-MM-DD` (not `20260309`, not
-    `2026-3-9`, both of which `date.fromisoformat` would take or reject inconsistently), not
-    before the first landing partition and not after `latest`."""
+def _date_name(name: str) -> date | None:
+    """The date a folder name spells: strictly `YYYY-MM-DD` (not `20260309`, not `2026-3-9`,
+    both of which `date.fromisoformat` would take or reject inconsistently)."""
     if not _DATE_FOLDER.fullmatch(name):
         return None
     try:
-        day = date.fromisoformat(name)
+        return date.fromisoformat(name)
     except ValueError:
         return None
-    return day if first_landing_date() <= day <= latest else None
 
 
-def partition_of(parts: tuple[str, ...], mtime_ns: int, latest: date) -> date:
+def first_landing_date(raw: Path, today: date | None = None) -> date:
+    """The first landing partition: where Dagster's partitions start, and before which a date
+    folder is stray (`before_first_landing_date`). Derived once (assets/partitions.py, at code
+    location load) and passed to every walk of a run, so the UI, the run and its checks agree.
+
+    `METRICS_FIRST_LANDING_DATE` when set; else the oldest catalog snapshot date, i.e. the
+    oldest `catalog/<YYYY-MM-DD>/` folder holding a `catalog.json` and not dated after tomorrow,
+    since data is attributed through a catalog and a landing zone begins with its first one (a
+    mis-dated platform folder, `tiktok/1970-01-01/`, is quarantined rather than stretching the
+    partitions over decades); else, for a landing zone without a catalog (missing, empty, or
+    not delivered yet), yesterday (UTC): the nightly's date, so the schedule's first run exists
+    and its check says what is missing.
+
+    Cheap enough for every code-location load: it lists `catalog/` and checks one file per date
+    folder, never the platforms' files.
+    """
+    configured = configured_first_landing_date()
+    if configured is not None:
+        return configured
+    latest = latest_landing_date(today)
+    found: list[date] = []
+    try:
+        with os.scandir(raw / CATALOG_DIR) as it:
+            for entry in it:
+                day = _date_name(entry.name)
+                if (
+                    day is not None
+                    and day <= latest
+                    and entry.is_dir(follow_symlinks=False)
+                    and (Path(entry.path) / CATALOG_FILE).is_file()
+                    and not (Path(entry.path) / CATALOG_FILE).is_symlink()
+                ):
+                    found.append(day)
+    except OSError:
+        pass  # no landing zone or no catalog folder: nothing landed yet
+    return min(found) if found else latest - timedelta(days=2)  # latest is tomorrow
+
+
+def folder_date(name: str, latest: date, first: date) -> date | None:
+    """The landing date a date folder's name stands for, if it is one from `first` to
+    `latest`."""
+    day = _date_name(name)
+    return day if day is not None and first <= day <= latest else None
+
+
+def partition_of(parts: tuple[str, ...], mtime_ns: int, latest: date, first: date) -> date:
     """The landing partition of any file at `parts` (relative to `<raw>`): its date folder when
-    it has a valid one, else the UTC date of its mtime, clamped into the partitions' range."""
+    it has a valid one, else the UTC date of its mtime, clamped into `first`..`latest`."""
     if len(parts) >= 3:
-        day = folder_date(parts[1], latest)
+        day = folder_date(parts[1], latest, first)
         if day is not None:
             return day
     try:
         mdate = datetime.fromtimestamp(mtime_ns // 1_000_000_000, UTC).date()
     except (OverflowError, OSError, ValueError):
         mdate = latest
-    return max(min(mdate, latest), first_landing_date())
+    return max(min(mdate, latest), first)
 
 
 @dataclass(frozen=True)
@@ -86,7 +129,7 @@ class Entry:
     detail: str = ""
 
 
-def _classify(parts: tuple[str, ...], mode: int, latest: date) -> tuple[str, str, str]:
+def _classify(parts: tuple[str, ...], mode: int, latest: date, first: date) -> tuple[str, str, str]:
     """(kind, reason, detail) of a non-directory at `parts`; the first problem found wins, in
     the order: what it is, where it is, what its name says."""
     if stat.S_ISLNK(mode):
@@ -101,15 +144,12 @@ def _classify(parts: tuple[str, ...], mode: int, latest: date) -> tuple[str, str
     if len(parts) == 2:
         return "stray", "unexpected_path", f"a loose file in {top}/, outside any date folder"
     day_name = parts[1]
-    try:
-        day = date.fromisoformat(day_name) if _DATE_FOLDER.fullmatch(day_name) else None
-    except ValueError:
-        day = None
+    day = _date_name(day_name)
     if day is None:
         return "stray", "unexpected_path", f"folder {day_name!r} is not a YYYY-MM-DD date"
     if day > latest:
         return "stray", "future_landing_date", f"date folder {day_name} is after {latest}"
-    if (first := first_landing_date()) > day:
+    if first > day:
         return (
             "stray",
             "before_first_landing_date",
@@ -127,18 +167,22 @@ def _classify(parts: tuple[str, ...], mode: int, latest: date) -> tuple[str, str
     return "data", "", ""
 
 
-def walk(raw: Path, today: date | None = None, top: str | None = None) -> list[Entry]:
-    """Every non-directory under `raw` (or under `raw/top`), classified, in path order.
+def walk(
+    raw: Path, today: date | None = None, top: str | None = None, first: date | None = None
+) -> list[Entry]:
+    """Every non-directory under `raw` (or under `raw/top`), classified, in path order, against
+    the partitions `first` (default: `first_landing_date(raw, today)`) to tomorrow.
 
     Directories are entered with `os.scandir` and `follow_symlinks=False`: a link is an entry of
     its own, never opened and never descended, so nothing outside the landing zone is read. A
     folder that cannot be listed is one stray entry (`unreadable_file`), not a silent gap.
     """
     latest = latest_landing_date(today)
+    first = first or first_landing_date(raw, today)
     out: list[Entry] = []
 
     def add(parts: tuple[str, ...], st: os.stat_result, kind: str, why: str, detail: str) -> None:
-        day = partition_of(parts, st.st_mtime_ns, latest)
+        day = partition_of(parts, st.st_mtime_ns, latest, first)
         out.append(Entry("/".join(parts), day, kind, st.st_size, st.st_mtime_ns, why, detail))
 
     def visit(path: str, parts: tuple[str, ...]) -> None:
@@ -156,7 +200,7 @@ def walk(raw: Path, today: date | None = None, top: str | None = None) -> list[E
             if stat.S_ISDIR(st.st_mode):
                 visit(entry.path, sub)
             else:
-                add(sub, st, *_classify(sub, st.st_mode, latest))
+                add(sub, st, *_classify(sub, st.st_mode, latest, first))
 
     start = raw / top if top else raw
     if start.is_dir() and not start.is_symlink():

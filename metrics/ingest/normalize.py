@@ -93,22 +93,28 @@ class NormalizedPartition:
     accounting: Accounting
 
 
-def partition_entries(raw: Path, landing_date: date, today: date | None = None) -> list[Entry]:
+def partition_entries(
+    raw: Path, landing_date: date, today: date | None = None, first: date | None = None
+) -> list[Entry]:
     """Every file of the landing zone that belongs to `landing_date` (metrics/ingest/layout.py), in
-    path order: platform exports, catalog snapshots and stray files alike."""
-    return [e for e in layout.walk(raw, today) if e.landing_date == landing_date]
+    path order: platform exports, catalog snapshots and stray files alike. `first` is the first
+    landing partition (default: `layout.first_landing_date(raw)`)."""
+    return [e for e in layout.walk(raw, today, first=first) if e.landing_date == landing_date]
 
 
-def landing_files(raw: Path, landing_date: date, today: date | None = None) -> list[Path]:
+def landing_files(
+    raw: Path, landing_date: date, today: date | None = None, first: date | None = None
+) -> list[Path]:
     """The platform exports of `<raw>/<platform>/<date>/` (the files read line by line)."""
-    return [raw / e.rel for e in partition_entries(raw, landing_date, today) if e.kind == "data"]
+    entries = partition_entries(raw, landing_date, today, first)
+    return [raw / e.rel for e in entries if e.kind == "data"]
 
 
-def landing_dates(raw: Path, today: date | None = None) -> list[date]:
+def landing_dates(raw: Path, today: date | None = None, first: date | None = None) -> list[date]:
     """Every landing partition that owns a file: date folders of platforms and the catalog, and
     the dates stray files map to (so a default backfill quarantines them). Never after tomorrow:
     a folder dated later is stray itself, so it cannot stretch a backfill into the future."""
-    return sorted({e.landing_date for e in layout.walk(raw, today)})
+    return sorted({e.landing_date for e in layout.walk(raw, today, first=first)})
 
 
 def max_line_bytes() -> int:
@@ -209,24 +215,27 @@ class Recount:
     lines: int
 
 
-def recount_landing(raw: Path, landing_date: date, today: date | None = None) -> Recount:
+def recount_landing(
+    raw: Path, landing_date: date, today: date | None = None, first: date | None = None
+) -> Recount:
     """Count a landing partition's files and lines without parsing them: the reconciliation
     check's independent side. It walks with `os.walk` (not metrics.layout.walk) and decides by
     itself which files are read line by line; every other file is one line (its line-0 row).
     Only the layout's vocabulary (platforms, date folders, the partition rule) and the byte
     reader are shared, so a file the main path forgets, or a line it drops, shows up here."""
     latest = layout.latest_landing_date(today)
+    first = first or layout.first_landing_date(raw, today)
     files = lines = 0
 
     def count(parts: tuple[str, ...], st: os.stat_result) -> None:
         nonlocal files, lines
-        if layout.partition_of(parts, st.st_mtime_ns, latest) != landing_date:
+        if layout.partition_of(parts, st.st_mtime_ns, latest, first) != landing_date:
             return
         files += 1
         placed = (
             stat.S_ISREG(st.st_mode)
             and len(parts) == 3
-            and layout.folder_date(parts[1], latest) is not None
+            and layout.folder_date(parts[1], latest, first) is not None
         )
         if placed and parts[0] == layout.CATALOG_DIR and parts[2] == layout.CATALOG_FILE:
             return  # a catalog snapshot: a file of its partition, no lines
@@ -269,9 +278,11 @@ def _count_lines(path: Path) -> int:
     return seen[0] + (0 if seen[1] else 1)
 
 
-def count_landing_lines(raw: Path, landing_date: date, today: date | None = None) -> int:
+def count_landing_lines(
+    raw: Path, landing_date: date, today: date | None = None, first: date | None = None
+) -> int:
     """The independent line count of a landing partition (see `recount_landing`)."""
-    return recount_landing(raw, landing_date, today).lines
+    return recount_landing(raw, landing_date, today, first).lines
 
 
 def _normalize_file(
@@ -491,14 +502,16 @@ def normalize_partition(
     catalog: Catalog,
     pool: Executor | None = None,
     today: date | None = None,
+    first: date | None = None,
 ) -> NormalizedPartition:
     """Normalize every file of one landing partition; the result is sorted and deterministic.
 
     With a process `pool` the files are split among the workers in groups of about equal bytes; the
     merged result is the same as a sequential run, because every table is sorted by its key. `today`
-    (UTC, default: now) decides which date folders are in the future (metrics/ingest/layout.py).
+    (UTC, default: now) decides which date folders are in the future, `first` which are before
+    the first partition (metrics/ingest/layout.py).
     """
-    entries = partition_entries(raw, landing_date, today)
+    entries = partition_entries(raw, landing_date, today, first)
     workers = getattr(pool, "_max_workers", 1) if pool is not None else 1
     if pool is None or workers == 1 or len(entries) < 2:
         return _merge(landing_date, [_normalize_files(raw, entries, catalog)])

@@ -94,10 +94,12 @@ def ingest_landing_date(
     catalog: Catalog,
     pool: Executor | None = None,
     today: date | None = None,
+    first: date | None = None,
 ) -> IngestStats:
     """Normalize one landing date and replace its partition of every normalized table.
-    `today` (UTC) fixes which files are stray, so a run and its check judge alike."""
-    return _write(warehouse, normalize_partition(raw, landing_date, catalog, pool, today))
+    `today` (UTC) and `first` (the first partition) fix which files are stray, so a run and its
+    check judge alike."""
+    return _write(warehouse, normalize_partition(raw, landing_date, catalog, pool, today, first))
 
 
 def ingest_landing_dates(
@@ -107,16 +109,17 @@ def ingest_landing_dates(
     catalog: Catalog,
     pool: Executor,
     today: date | None = None,
+    first: date | None = None,
 ) -> Iterator[IngestStats]:
     """Normalize many landing dates: one date's files are split among the workers; several
     dates go whole to the workers, largest first, so each worker parses, merges and writes its
     own dates and this process stays idle (merging here would leave results piling up)."""
     if len(dates) == 1:
-        yield ingest_landing_date(raw, warehouse, dates[0], catalog, pool, today)
+        yield ingest_landing_date(raw, warehouse, dates[0], catalog, pool, today, first)
         return
 
     def size(day: date) -> int:
-        return sum(p.stat().st_size for p in landing_files(raw, day, today))
+        return sum(p.stat().st_size for p in landing_files(raw, day, today, first))
 
     ordered = sorted(dates, key=size, reverse=True)
     n = len(ordered)
@@ -128,6 +131,7 @@ def ingest_landing_dates(
         [catalog] * n,
         [None] * n,
         [today] * n,
+        [first] * n,
     )
 
 
@@ -138,12 +142,13 @@ def normalize_landing_dates(
     catalog: Catalog,
     pool: Executor,
     today: date | None = None,
+    first: date | None = None,
 ) -> Iterator[IngestStats]:
     """`ingest_landing_dates` for `dates` and for every date an earlier run left half-normalized
     (metrics/warehouse/ledger.py), so that a run of any landing date repairs what a crash tore;
     only once all are written does the ledger hand them on to the hourly step."""
     with ledger.normalizing(warehouse, dates) as todo:
-        yield from ingest_landing_dates(raw, warehouse, todo, catalog, pool, today)
+        yield from ingest_landing_dates(raw, warehouse, todo, catalog, pool, today, first)
         ledger.normalized(warehouse, todo)
     faults.point("normalize.written")
 

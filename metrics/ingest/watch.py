@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from metrics.ingest import layout
@@ -30,17 +31,21 @@ class Cursor:
         return cls(int(data["mtime_ns"]), frozenset(data["at_mtime"]))
 
 
-def _landing_files(raw: Path) -> list[tuple[int, str, str]]:
+def _landing_files(raw: Path, first: date | None) -> list[tuple[int, str, str]]:
     """(mtime_ns, relative path, landing partition) of every file of the landing zone, stray
     ones included: a file in the wrong place starts the run that quarantines it."""
-    return [(e.mtime_ns, e.rel, e.landing_date.isoformat()) for e in layout.walk(raw)]
+    entries = layout.walk(raw, first=first)
+    return [(e.mtime_ns, e.rel, e.landing_date.isoformat()) for e in entries]
 
 
-def new_landing_files(raw: Path, cursor: Cursor) -> tuple[dict[str, list[str]], Cursor]:
-    """New files grouped by landing date, and the cursor that remembers them."""
+def new_landing_files(
+    raw: Path, cursor: Cursor, first: date | None = None
+) -> tuple[dict[str, list[str]], Cursor]:
+    """New files grouped by landing date, and the cursor that remembers them. `first` is the
+    first partition of the loaded definitions, so every date named is one of its partitions."""
     fresh = [
         f
-        for f in _landing_files(raw)
+        for f in _landing_files(raw, first)
         if f[0] > cursor.mtime_ns or (f[0] == cursor.mtime_ns and f[1] not in cursor.at_mtime)
     ]
     if not fresh:

@@ -149,6 +149,13 @@ def test_keys_create_refuses_an_organization_not_in_the_catalog(metrics, tmp_pat
     assert code == 2 and "run `metrics backfill` first" in err
 
 
+def test_the_readme_placeholder_organization_is_refused(metrics, tmp_path):
+    code, out, err = metrics("keys", "create", "--org", "org_…", "--scope", "metrics:read")
+    assert (code, out) == (2, "")
+    assert err.startswith("Unknown organization org_…: not in the catalog of ")
+    assert not (tmp_path / "keys.json").exists()
+
+
 def test_keys_create_refuses_an_unknown_scope_with_a_hint(metrics, tmp_path):
     code, out, err = metrics("keys", "create", "--org", "org_a", "--scope", "metrics:write")
     assert (code, out) == (2, "")

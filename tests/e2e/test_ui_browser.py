@@ -1,7 +1,9 @@
-"""The Dagster UI renders our asset graph, schedule and partitions, in a real headless Chromium.
+"""The Dagster UI renders our asset graph, schedule, partitions and column descriptions, in a
+real headless Chromium.
 
-Starts `dagster dev` on loopback against a small generated warehouse, then drives Debian's
-Chromium with Playwright (`.ci/run` installs the browser from Debian's packages). Set
+Runs `metrics demo` (what `make demo` runs: the sample landing zone, the whole pipeline) into a
+temporary folder, starts `dg dev` as `make ui` does on a free loopback port, then drives
+Debian's Chromium with Playwright (`.ci/run` installs the browser from Debian's packages). Set
 UPDATE_SCREENSHOT=1 to refresh docs/asset-graph.png from this test.
 """
 
@@ -18,13 +20,12 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
-from metrics.ingest.normalize import landing_dates
-from tests.helpers.pipeline import make_landing, run
+from metrics.model.tables import ROLLUPS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -62,32 +63,37 @@ def _location_loaded(base: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """The UI's base URL and how many landing dates the fixture materialized."""
+def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, date, int]]:
+    """The UI's base URL, the first partition and how many partitions the demo materialized."""
     if CHROMIUM is None:
         pytest.fail("Chromium is missing: `apt-get install chromium` (.ci/run does this).")
     root = tmp_path_factory.mktemp("ui")
-    raw, _ = make_landing(root)
-    warehouse = root / "warehouse"
-    days = landing_dates(raw)
-    home = root / "dagster_home"
+    raw, warehouse, home = root / "raw", root / "warehouse", root / "dagster_home"
     home.mkdir()
     shutil.copyfile(ROOT / "pipelines" / "dagster.yaml", home / "dagster.yaml")
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        run(raw, warehouse, days[0], days[-1], instance)
-    port = _free_port()
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
         "METRICS_RAW_DIR": str(raw),
         "METRICS_WAREHOUSE_DIR": str(warehouse),
     }
+    env.pop("METRICS_FIRST_LANDING_DATE", None)  # pinned for in-process tests: discover it here
+    demo = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    today = datetime.now(UTC).date()
+    first = min(date.fromisoformat(p.name) for p in (raw / "catalog").iterdir())
+    port = _free_port()
     log = open(root / "dagster-dev.log", "wb")  # noqa: SIM115 - closed in the teardown
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "dagster",
+            str(Path(sys.executable).with_name("dg")),
             "dev",
             "-w",
             "workspace.yaml",
@@ -113,10 +119,10 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(
-                    f"dagster dev did not load: {(root / 'dagster-dev.log').read_text()[-3000:]}"
+                    f"dg dev did not load: {(root / 'dagster-dev.log').read_text()[-3000:]}"
                 )
             time.sleep(1)
-        yield base, (days[-1] - days[0]).days + 1
+        yield base, first, (today - first).days + 1
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -127,7 +133,7 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
 
 
 @pytest.fixture(scope="module")
-def page(dagster_ui: tuple[str, int]):
+def page(dagster_ui: tuple[str, date, int]):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -149,7 +155,7 @@ def _open(page, url: str) -> None:
 
 
 def test_asset_graph_shows_our_groups_and_assets(dagster_ui, page, tmp_path: Path) -> None:
-    base, _ = dagster_ui
+    base, _, _ = dagster_ui
     _open(page, f"{base}/asset-groups")
     for group in ("ingest", "normalize", "hourly", "rollups"):
         page.get_by_text(group, exact=True).first.wait_for(timeout=60_000)
@@ -172,7 +178,7 @@ def test_asset_graph_shows_our_groups_and_assets(dagster_ui, page, tmp_path: Pat
 
 
 def test_schedule_page_shows_the_nightly_schedule(dagster_ui, page) -> None:
-    base, _ = dagster_ui
+    base, _, _ = dagster_ui
     _open(page, f"{base}/locations/social_metrics/schedules/nightly_schedule")
     page.get_by_text("nightly_schedule").first.wait_for(timeout=60_000)
     page.get_by_text("landing_job").first.wait_for(timeout=30_000)
@@ -180,12 +186,24 @@ def test_schedule_page_shows_the_nightly_schedule(dagster_ui, page) -> None:
     assert "UTC" in body
 
 
-def test_partitions_view_lists_landing_dates(dagster_ui, page) -> None:
-    base, landed = dagster_ui
+def test_the_demo_partitions_are_all_materialized(dagster_ui, page) -> None:
+    base, first, partitions = dagster_ui
     _open(page, f"{base}/assets/rollup_day?view=partitions")
     page.get_by_text("Materialized (", exact=False).first.wait_for(timeout=60_000)
     body = page.inner_text("body")
     materialized = re.search(r"Materialized \((\d+)\)", body)
-    assert materialized is not None and int(materialized.group(1)) == landed
-    assert re.search(r"Missing \(\d+\)", body)
-    assert "2026-01-01" in body  # the first partition of the range picker
+    assert materialized is not None and int(materialized.group(1)) == partitions
+    missing = re.search(r"Missing \((\d+)\)", body)
+    assert missing is None or int(missing.group(1)) == 0, body[:3000]
+    assert first.isoformat() in body  # the range picker starts at the demo's first catalog
+
+
+def test_an_asset_page_shows_column_descriptions(dagster_ui, page) -> None:
+    base, _, _ = dagster_ui
+    (views,) = [c for c in ROLLUPS["day"].columns if c.name == "views"]
+    shown = views.description.replace("`", "")  # the UI renders it as markdown
+    _open(page, f"{base}/assets/rollup_day")
+    page.get_by_text("Column name", exact=True).first.wait_for(timeout=60_000)
+    page.get_by_text(shown, exact=True).first.wait_for(timeout=30_000)
+    body = page.inner_text("body")
+    assert "Int64" in body and shown in body
