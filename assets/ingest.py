@@ -94,7 +94,7 @@ def catalog(
             "entities": cat.entities.height,
             "rejected_snapshots": len(cat.rejected),
             "path": dg.MetadataValue.path(
-                storage.glob(warehouse.warehouse, CATALOG_ACCOUNTS_TABLE)
+                storage.table_uri(warehouse.warehouse, CATALOG_ACCOUNTS_TABLE)
             ),
         }
     )
@@ -174,7 +174,7 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     for table in NORMALIZED_NAMES:
         metadata: dict[str, Any] = {
             "dagster/row_count": rows[table],
-            "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, table)),
+            "path": dg.MetadataValue.path(storage.table_uri(warehouse.warehouse, table)),
         }
         if table == QUARANTINE_TABLE.name:
             metadata |= {
@@ -225,6 +225,6 @@ def posts(warehouse: WarehouseResource) -> dg.MaterializeResult:
         metadata={
             "dagster/row_count": df.height,
             "without_published_at": df["published_at"].null_count(),
-            "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, POSTS_TABLE)),
+            "path": dg.MetadataValue.path(storage.table_uri(warehouse.warehouse, POSTS_TABLE)),
         }
     )

@@ -7,6 +7,9 @@ import os
 from datetime import date
 from pathlib import Path
 
+from metrics.warehouse import location
+from metrics.warehouse.location import Location
+
 RAW_ENV = "METRICS_RAW_DIR"
 FIRST_LANDING_ENV = "METRICS_FIRST_LANDING_DATE"
 DEFAULT_FIRST_LANDING = "2026-01-01"
@@ -19,8 +22,9 @@ def raw_dir(flag: str | os.PathLike[str] | None = None) -> Path:
     return Path(flag or os.environ.get(RAW_ENV) or DEFAULT_RAW).resolve()
 
 
-def warehouse_dir(flag: str | os.PathLike[str] | None = None) -> Path:
-    return Path(flag or os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).resolve()
+def warehouse_dir(flag: location.Warehouse | None = None) -> Location:
+    """A local folder (resolved) or an `s3://bucket/prefix` URI (metrics/warehouse/location.py)."""
+    return location.of(flag or os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
 
 
 class ConfigError(ValueError):

@@ -42,6 +42,7 @@ from metrics.serve import keys
 from metrics.serve.errors import QueryError
 from metrics.serve.query import METRICS, Store, connect
 from metrics.serve.window import GRANULARITIES
+from metrics.warehouse.location import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +250,7 @@ def _instant(value: str | None) -> str | None:
 
 
 def create_app(
-    warehouse: str | os.PathLike[str] | None = None,
+    warehouse: Warehouse | None = None,
     keys_file: str | os.PathLike[str] | None = None,
     *,
     store: Store | None = None,
@@ -395,7 +396,7 @@ def create_app(
 
 
 def serve(
-    warehouse: Path,
+    warehouse: Warehouse,
     keys_file: Path,
     host: str,
     port: int,

@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 
 import polars as pl
 
@@ -42,6 +41,7 @@ from metrics.transform.increments import post_hourly
 from metrics.transform.plan import week_of
 from metrics.transform.rollups import build_rollups
 from metrics.warehouse import ledger, storage
+from metrics.warehouse.location import Warehouse
 
 __all__ = [
     "POSTS_PER_SLICE",
@@ -76,7 +76,7 @@ class RollupResult:
 
 
 def _scan_partitions(
-    warehouse: Path, table: tables.Table, keep: Callable[[date], bool]
+    warehouse: Warehouse, table: tables.Table, keep: Callable[[date], bool]
 ) -> pl.LazyFrame:
     """The landing partitions of `table` that `keep` accepts, without the hive key."""
     values = storage.partition_values(warehouse, table, "landing_date")
@@ -84,18 +84,18 @@ def _scan_partitions(
     return storage.scan(warehouse, table, wanted).select(list(table.schema))
 
 
-def _scan_landing(warehouse: Path, table: tables.Table, landing: list[date]) -> pl.LazyFrame:
+def _scan_landing(warehouse: Warehouse, table: tables.Table, landing: list[date]) -> pl.LazyFrame:
     """The observations of these landing dates."""
     wanted = set(landing)
     return _scan_partitions(warehouse, table, lambda k: k in wanted)
 
 
-def _scan_from(warehouse: Path, table: tables.Table, first: date | None) -> pl.LazyFrame:
+def _scan_from(warehouse: Warehouse, table: tables.Table, first: date | None) -> pl.LazyFrame:
     """The observations of the landing dates from `first` on (all of them when None)."""
     return _scan_partitions(warehouse, table, lambda k: first is None or k >= first)
 
 
-def _posts(warehouse: Path) -> pl.DataFrame:
+def _posts(warehouse: Warehouse) -> pl.DataFrame:
     return storage.read(warehouse, tables.POSTS_TABLE)
 
 
@@ -119,7 +119,7 @@ def _lifetime_hours(observations: pl.DataFrame, posts: pl.DataFrame) -> pl.DataF
     return pl.concat(parts)
 
 
-def refresh_post_hourly(warehouse: Path, landing: list[date]) -> HourlyResult:
+def refresh_post_hourly(warehouse: Warehouse, landing: list[date]) -> HourlyResult:
     """Recompute the hours that the observations of `landing` dates can change, together with
     every landing date an earlier run normalized but did not fold in (the ledger's `hourly`).
 
@@ -140,7 +140,7 @@ def refresh_post_hourly(warehouse: Path, landing: list[date]) -> HourlyResult:
     return result
 
 
-def _fold_hourly(warehouse: Path, landing: list[date], result: HourlyResult) -> None:
+def _fold_hourly(warehouse: Warehouse, landing: list[date], result: HourlyResult) -> None:
     """Read the inputs of the hourly plan, make it, compute its hours and merge them in."""
     posts = _posts(warehouse)
     new_snapshots = (
@@ -202,7 +202,7 @@ def _fold_hourly(warehouse: Path, landing: list[date], result: HourlyResult) -> 
     _rewrite_hourly(warehouse, work.regions, new_rows, result)
 
 
-def _lookback(warehouse: Path, new_snapshots: pl.DataFrame) -> pl.DataFrame:
+def _lookback(warehouse: Warehouse, new_snapshots: pl.DataFrame) -> pl.DataFrame:
     """The lifetime observations of the posts with new snapshots, from the lookback start on."""
     start = plan.lookback_start(new_snapshots)
     if start is None:
@@ -222,7 +222,7 @@ def _in_region() -> pl.Expr:
 
 
 def _rewrite_hourly(
-    warehouse: Path, regions: pl.DataFrame, new_rows: pl.DataFrame, result: HourlyResult
+    warehouse: Warehouse, regions: pl.DataFrame, new_rows: pl.DataFrame, result: HourlyResult
 ) -> None:
     existing = {date.fromisoformat(v) for v in storage.partition_values(warehouse, HOURLY, "day")}
     first = regions["start"].min()
@@ -233,28 +233,29 @@ def _rewrite_hourly(
     by_day = new_rows.with_columns(day=pl.col("hour").dt.date()).partition_by(
         "day", as_dict=True, include_key=False
     )
-    for day in sorted(candidates):
-        old = storage.read(warehouse, HOURLY, [day.isoformat()], columns=POST_HOURLY)
-        keep = (
-            old.join(regions, on="platform_post_id", how="left")
-            .filter(~(pl.col("start").is_not_null() & _in_region()))
-            .select(list(POST_HOURLY))
-        )
-        add = by_day.get((day,), pl.DataFrame(schema=POST_HOURLY))
-        merged = pl.concat([keep, add]).sort("platform_post_id", "hour")
-        if merged.equals(old):
-            continue
-        _owe_rollups(warehouse, day)
-        if merged.is_empty():
-            storage.remove_partitions(warehouse, HOURLY, "day", [day.isoformat()])
-        else:
-            storage.write_partition(warehouse, HOURLY, merged, "day", day.isoformat())
-            result.days_rewritten.append(day.isoformat())
-            result.rows_written += merged.height
-        faults.point("hourly.day_written")
+    with storage.Batch(warehouse, HOURLY) as batch:  # every day rewritten, one commit
+        for day in sorted(candidates):
+            old = storage.read(warehouse, HOURLY, [day.isoformat()], columns=POST_HOURLY)
+            keep = (
+                old.join(regions, on="platform_post_id", how="left")
+                .filter(~(pl.col("start").is_not_null() & _in_region()))
+                .select(list(POST_HOURLY))
+            )
+            add = by_day.get((day,), pl.DataFrame(schema=POST_HOURLY))
+            merged = pl.concat([keep, add]).sort("platform_post_id", "hour")
+            if merged.equals(old):
+                continue
+            _owe_rollups(warehouse, day)
+            if merged.is_empty():
+                batch.drop(day.isoformat())
+            else:
+                batch.put(day.isoformat(), merged)
+                result.days_rewritten.append(day.isoformat())
+                result.rows_written += merged.height
+            faults.point("hourly.day_written")
 
 
-def _owe_rollups(warehouse: Path, day: date) -> None:
+def _owe_rollups(warehouse: Warehouse, day: date) -> None:
     """Record `day` as owed to the rollups: done before the day is rewritten (metrics/warehouse/
     ledger.py), so a crash between the two writes leaves the debt on record."""
 
@@ -264,12 +265,12 @@ def _owe_rollups(warehouse: Path, day: date) -> None:
     ledger.update(warehouse, owe)
 
 
-def _hourly_days(warehouse: Path, days: Iterable[date]) -> pl.DataFrame:
+def _hourly_days(warehouse: Warehouse, days: Iterable[date]) -> pl.DataFrame:
     values = [d.isoformat() for d in sorted(set(days))]
     return storage.read(warehouse, HOURLY, values, columns=POST_HOURLY)
 
 
-def refresh_rollups(warehouse: Path, landing: list[date]) -> RollupResult:
+def refresh_rollups(warehouse: Warehouse, landing: list[date]) -> RollupResult:
     """Rewrite the rollup partitions whose buckets can have changed since they were built.
 
     What changed comes from the ledger, not from this run's memory: the `post_hourly` days and
@@ -304,20 +305,20 @@ def refresh_rollups(warehouse: Path, landing: list[date]) -> RollupResult:
         roll = roll.with_columns(_p=pl.col("bucket_start").dt.date())
         parts = roll.partition_by("_p", as_dict=True, include_key=False)
         stale = set(storage.partition_values(warehouse, table, key))
-        for value in values:
-            df = parts.get((value,), pl.DataFrame(schema=ROLLUP)).select(list(ROLLUP))
-            if df.is_empty():
-                if value.isoformat() in stale:
-                    storage.remove_partitions(warehouse, table, key, [value.isoformat()])
-                continue
-            _, size = storage.write_partition(warehouse, table, df, key, value.isoformat())
-            written[table].append(value.isoformat())
-            rows[table] += df.height
-            sizes[table] += size
-            faults.point("rollups.partition_written")
-        if work.full_rebuild:
-            gone = stale - {v.isoformat() for v in values}
-            storage.remove_partitions(warehouse, table, key, sorted(gone))
+        with storage.Batch(warehouse, table) as batch:  # the table's partitions, one commit
+            for value in values:
+                df = parts.get((value,), pl.DataFrame(schema=ROLLUP)).select(list(ROLLUP))
+                if df.is_empty():
+                    if value.isoformat() in stale:
+                        batch.drop(value.isoformat())
+                    continue
+                sizes[table] += batch.put(value.isoformat(), df)
+                written[table].append(value.isoformat())
+                rows[table] += df.height
+                faults.point("rollups.partition_written")
+            if work.full_rebuild:
+                for gone in sorted(stale - {v.isoformat() for v in values}):
+                    batch.drop(gone)
     faults.point("rollups.written")
 
     def settle(state: ledger.Ledger) -> None:
@@ -342,6 +343,6 @@ def _followers_from(followers: pl.DataFrame, start: datetime) -> pl.DataFrame:
     return pl.concat([anchors, followers.filter(pl.col("collected_at") >= start)])
 
 
-def _followers_with_landing(warehouse: Path) -> pl.DataFrame:
+def _followers_with_landing(warehouse: Warehouse) -> pl.DataFrame:
     """Every follower snapshot with its landing date (the hive key), to tell new ones apart."""
     return storage.read(warehouse, tables.FOLLOWER_OBSERVATIONS_TABLE)

@@ -14,7 +14,7 @@ import pytest
 
 from metrics.ingest.normalize import landing_dates
 from metrics.warehouse import storage
-from tests.helpers.pipeline import make_landing, parquet_digests, run
+from tests.helpers.pipeline import make_landing, table_digests, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +58,7 @@ def test_killed_run_leaves_the_previous_warehouse(tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse"
     days = landing_dates(raw)
     run(raw, warehouse, days[0], days[-1])
-    before = parquet_digests(warehouse)
+    before = table_digests(warehouse)
     env = {
         "PATH": "/usr/bin:/bin",
         "DAGSTER_HOME": str(tmp_path / "dh"),
@@ -82,9 +82,9 @@ def test_killed_run_leaves_the_previous_warehouse(tmp_path: Path) -> None:
     # Every table still reads, and holds what it held before (a re-run writes the same bytes).
     for table in ("post_observations", "post_hourly", "rollup_day", "quarantine"):
         assert storage.scan(warehouse, table).collect().height > 0
-    assert parquet_digests(warehouse) == before
+    assert table_digests(warehouse) == before
     run(raw, warehouse, days[0], days[-1])
-    assert parquet_digests(warehouse) == before
+    assert table_digests(warehouse) == before
 
 
 def test_parsing_workers_exit_when_their_run_is_killed() -> None:

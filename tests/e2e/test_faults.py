@@ -22,7 +22,7 @@ import pytest
 from metrics import faults
 from metrics.ingest.normalize import landing_dates
 from metrics.warehouse import ledger
-from tests.helpers.pipeline import make_landing, parquet_digests, run
+from tests.helpers.pipeline import make_landing, table_digests, run
 
 ROOT = Path(__file__).resolve().parents[2]
 RERUN_TIMEOUT_S = 240
@@ -63,7 +63,7 @@ class Zone:
         for last in (self.crash, self.next):
             clean = root / f"clean-{last}"
             run(self.raw, clean, days[0], last)
-            self.expected[last] = parquet_digests(clean)
+            self.expected[last] = table_digests(clean)
 
     def copy(self, name: str) -> Path:
         target = self.root / name
@@ -91,7 +91,7 @@ def _crash_in_process(zone: Zone, warehouse: Path, day: date, fault: str) -> Non
 
 def _assert_converged(zone: Zone, warehouse: Path, last: date) -> None:
     expected = zone.expected[last]
-    got = parquet_digests(warehouse)
+    got = table_digests(warehouse)
     assert sorted(got) == sorted(expected), "a table partition is missing or extra"
     differ = [path for path, digest in got.items() if expected[path] != digest]
     assert not differ, f"partitions differ from a clean run: {differ[:5]}"

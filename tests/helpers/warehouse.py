@@ -8,6 +8,7 @@ expected answer by hand.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -95,10 +96,9 @@ def _followers_frame(rows: Iterable[FollowerRow]) -> pl.DataFrame:
 def _write_by(warehouse: Path, table: Table, frame: pl.DataFrame, expr: pl.Expr) -> None:
     """Replace the table's partitions with `frame` split by its hive key = `expr` (a date)."""
     keyed = frame.with_columns(expr.dt.date().cast(pl.String).alias("_key"))
-    for (value,), part in keyed.partition_by("_key", as_dict=True).items():
-        storage.write_partition(
-            warehouse, table, part.drop("_key"), table.partition_key, str(value)
-        )
+    with storage.Batch(warehouse, table) as batch:
+        for (value,), part in keyed.partition_by("_key", as_dict=True).items():
+            batch.put(str(value), part.drop("_key"))
 
 
 def write_frames(
@@ -111,10 +111,9 @@ def write_frames(
     """Write a warehouse from frames (schemas POSTS, POST_HOURLY, FOLLOWER_OBSERVATIONS),
     replacing what `root` held, and publish its manifest."""
     entities, accounts = parse_snapshot(json.dumps(catalog).encode(), "fixture")
-    parquet = storage.parquet_root(root)
-    if parquet.is_dir():
-        for old in parquet.rglob("*.parquet"):
-            old.unlink()
+    for folder in (storage.TABLES_DIR, storage.MANIFESTS_DIR):
+        shutil.rmtree(root / folder, ignore_errors=True)
+    (root / storage.MANIFEST_FILE).unlink(missing_ok=True)
     storage.write_partition(root, CATALOG_ENTITIES_TABLE, entities)
     storage.write_partition(root, CATALOG_ACCOUNTS_TABLE, accounts)
     storage.write_partition(root, POSTS_TABLE, posts)
