@@ -7,9 +7,6 @@ import os
 from datetime import date
 from pathlib import Path
 
-from metrics.warehouse import location
-from metrics.warehouse.location import Location
-
 RAW_ENV = "METRICS_RAW_DIR"
 FIRST_LANDING_ENV = "METRICS_FIRST_LANDING_DATE"
 DEFAULT_FIRST_LANDING = "2026-01-01"
@@ -22,9 +19,17 @@ def raw_dir(flag: str | os.PathLike[str] | None = None) -> Path:
     return Path(flag or os.environ.get(RAW_ENV) or DEFAULT_RAW).resolve()
 
 
-def warehouse_dir(flag: location.Warehouse | None = None) -> Location:
-    """A local folder (resolved) or an `s3://bucket/prefix` URI (metrics/warehouse/location.py)."""
-    return location.of(flag or os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
+OBJECT_STORE_SCHEMES = ("s3://", "s3a://")
+
+
+def warehouse_dir(flag: str | os.PathLike[str] | None = None) -> str:
+    """The warehouse root: an absolute local path, or an `s3://bucket/prefix` URI kept as given
+    (a `Path` would fold `s3://` into a local folder `s3:`). Every module that takes a warehouse
+    accepts this string; metrics/warehouse/location.py turns it into a `Location`."""
+    value = os.fspath(flag or os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
+    if value.startswith(OBJECT_STORE_SCHEMES):
+        return value.rstrip("/")
+    return str(Path(value).resolve())
 
 
 class ConfigError(ValueError):

@@ -77,7 +77,8 @@ def print_next_steps(warehouse: Warehouse, console: Console, project: str | None
     last = chosen["last_data_at"]
     until = _day(last) + timedelta(days=0 if last.endswith("T00:00:00Z") else 1)
     since = max(_day(chosen["first_data_at"]), until - timedelta(days=7))  # a week fits a screen
-    flag = "" if location.of(warehouse) == config.warehouse_dir() else f" --warehouse {warehouse}"
+    default = location.of(warehouse).uri == config.warehouse_dir()
+    flag = "" if default else f" --warehouse {warehouse}"
     cli = f".venv/bin/metrics{flag}"
     url = (
         f"http://127.0.0.1:8000/v1/projects/{prj}/metrics?scope=project&id={prj}"

@@ -304,7 +304,7 @@ def connect(
     """Open the warehouse read-only (default: `--warehouse`, $METRICS_WAREHOUSE_DIR, data/…), at
     the published state, or pinned to warehouse version `version` / the state published at or
     before `as_of_time`."""
-    root = config.warehouse_dir(warehouse)
+    root = location.of(config.warehouse_dir() if warehouse is None else warehouse)
     if version is None and as_of_time is None:
         return Store(root)
     return Store(root, pinned_manifest(root, version, as_of_time))

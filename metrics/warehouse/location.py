@@ -24,8 +24,10 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
+from metrics import config
+
 STATE_ENV = "METRICS_STATE_DIR"
-SCHEMES = ("s3://", "s3a://")
+SCHEMES = config.OBJECT_STORE_SCHEMES
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,4 @@ def of(value: Warehouse) -> Location:
     """A `Location` from a flag, an environment value, a `Path` or a `Location`."""
     if isinstance(value, Location):
         return value
-    text = os.fspath(value)
-    if text.startswith(SCHEMES):
-        return Location(text.rstrip("/"))
-    return Location(str(Path(text).resolve()))
+    return Location(config.warehouse_dir(value))

@@ -14,7 +14,7 @@ import pytest
 
 from metrics.ingest.normalize import landing_dates
 from metrics.model.measures import POST_METRICS
-from tests.helpers.pipeline import make_landing, table_digests, run, table
+from tests.helpers.pipeline import make_landing, run, table, table_digests
 
 pytestmark = pytest.mark.xdist_group("pipeline")
 

@@ -20,7 +20,7 @@ from assets.resources import WarehouseResource
 from metrics.ingest.normalize import landing_dates
 from metrics.warehouse import storage
 from pipelines.definitions import all_assets
-from tests.helpers.pipeline import make_landing, table_digests, run
+from tests.helpers.pipeline import make_landing, run, table_digests
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.xdist_group("pipeline")

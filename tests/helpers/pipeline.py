@@ -12,8 +12,8 @@ import dagster as dg
 import polars as pl
 
 from assets.resources import WarehouseResource
-from metrics.sample import generate
 from metrics.model import tables
+from metrics.sample import generate
 from metrics.warehouse import storage
 from metrics.warehouse.location import Warehouse
 from pipelines.definitions import all_assets

@@ -8,7 +8,6 @@ expected answer by hand.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -97,6 +96,8 @@ def _write_by(warehouse: Path, table: Table, frame: pl.DataFrame, expr: pl.Expr)
     """Replace the table's partitions with `frame` split by its hive key = `expr` (a date)."""
     keyed = frame.with_columns(expr.dt.date().cast(pl.String).alias("_key"))
     with storage.Batch(warehouse, table) as batch:
+        for old in storage.partition_values(warehouse, table, str(table.partition_key)):
+            batch.drop(old)
         for (value,), part in keyed.partition_by("_key", as_dict=True).items():
             batch.put(str(value), part.drop("_key"))
 
@@ -109,11 +110,9 @@ def write_frames(
     followers: pl.DataFrame,
 ) -> Path:
     """Write a warehouse from frames (schemas POSTS, POST_HOURLY, FOLLOWER_OBSERVATIONS),
-    replacing what `root` held, and publish its manifest."""
+    replacing what `root` held (each table overwritten whole, one commit), and publish its
+    manifest as the next warehouse version."""
     entities, accounts = parse_snapshot(json.dumps(catalog).encode(), "fixture")
-    for folder in (storage.TABLES_DIR, storage.MANIFESTS_DIR):
-        shutil.rmtree(root / folder, ignore_errors=True)
-    (root / storage.MANIFEST_FILE).unlink(missing_ok=True)
     storage.write_partition(root, CATALOG_ENTITIES_TABLE, entities)
     storage.write_partition(root, CATALOG_ACCOUNTS_TABLE, accounts)
     storage.write_partition(root, POSTS_TABLE, posts)

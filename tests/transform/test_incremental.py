@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from tests.helpers.landing import envelope, write_catalog, write_lines
-from tests.helpers.pipeline import table_digests, run, table
+from tests.helpers.pipeline import run, table, table_digests
 
 pytestmark = pytest.mark.xdist_group("pipeline")
 
