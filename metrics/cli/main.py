@@ -84,4 +84,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Subcommands]:
     from metrics.cli import listing as cli_listing
 
     cli_listing.register(sub)
+    from metrics.cli import maintain as cli_maintain
+
+    cli_maintain.register(sub)
     return parser, sub

@@ -121,7 +121,9 @@ def write_frames(
     for granularity, table in ROLLUPS.items():
         rollup = build_rollups(hourly, posts, accounts, followers, granularity=granularity)
         _write_by(root, table, rollup, pl.col("bucket_start"))
-    storage.write_manifest(root)
+    versions = storage.current_versions(root)
+    storage.rebuild_views(root, versions)  # as the pipeline publishes: views, then the manifest
+    storage.write_manifest(root, versions)
     return root
 
 
