@@ -53,7 +53,8 @@ def _kept_manifests(
 ) -> tuple[list[int], list[int]]:
     """(kept, dropped) manifest numbers: within the retention, plus the current one."""
     current = storage.read_manifest(warehouse).get("version")
-    kept, dropped = [], []
+    kept: list[int] = []
+    dropped: list[int] = []
     for number in storage.manifest_numbers(warehouse):
         published = datetime.fromisoformat(storage.read_manifest(warehouse, number)["published_at"])
         (kept if number == current or now - published <= keep else dropped).append(number)

@@ -41,9 +41,9 @@ TWO_DAYS = Table(
     "two_days",
     "test",
     "a row per k per generation",
-    (Column("k", pl.Int64, "key"), Column("g", pl.Int64, "generation")),
-    "rollups",
-    partition=Column("day", pl.Date, "day"),
+    (Column("k", pl.Int64(), "key"), Column("g", pl.Int64(), "generation")),
+    "transform",
+    partition=Column("day", pl.Date(), "day"),
 )
 
 

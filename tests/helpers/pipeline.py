@@ -33,7 +33,7 @@ def make_landing(root: Path, **overrides: object) -> tuple[Path, dict]:
 
 def run(
     raw: Path,
-    warehouse: Path,
+    warehouse: Warehouse,
     first: date,
     last: date,
     instance: dg.DagsterInstance | None = None,

@@ -13,12 +13,13 @@ from __future__ import annotations
 import copy
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import metrics
 from tests.helpers.tiny import DATA, P1, t
 from tests.helpers.warehouse import Warehouse, write_warehouse
 
-WINDOW = {"since": "2026-04-01", "until": "2026-04-02", "metrics": ["views"]}
+WINDOW: dict[str, Any] = {"since": "2026-04-01", "until": "2026-04-02", "metrics": ["views"]}
 
 
 def _state_b() -> Warehouse:

@@ -7,6 +7,7 @@ import copy
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -17,7 +18,7 @@ from metrics.warehouse import maintain, storage
 from tests.helpers.tiny import DATA, P1, t
 from tests.helpers.warehouse import Warehouse, write_warehouse
 
-WINDOW = {"since": "2026-04-01", "until": "2026-04-02", "metrics": ["views"]}
+WINDOW: dict[str, Any] = {"since": "2026-04-01", "until": "2026-04-02", "metrics": ["views"]}
 
 
 def _with_views(extra: int) -> Warehouse:
