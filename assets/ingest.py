@@ -43,7 +43,7 @@ landing_zone = dg.AssetSpec(
     deps=[landing_zone],
     partitions_def=landing_partitions,
     backfill_policy=SINGLE_RUN,
-    kinds={"polars", "parquet"},
+    kinds={"polars", "deltalake"},
     owners=["team:data-platform"],
     pool="warehouse_writer",
     check_specs=[
@@ -112,7 +112,7 @@ NORMALIZED_NAMES = [t.name for t in NORMALIZED]
             group_name="normalize",
             deps=[landing_zone, catalog],
             description=table.meaning,
-            kinds={"polars", "parquet"},
+            kinds={"polars", "deltalake"},
             owners=["team:data-platform"],
             metadata={"dagster/column_schema": column_schema(table)},
         )
@@ -214,7 +214,7 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     metadata={"dagster/column_schema": column_schema(POSTS_TABLE)},
     partitions_def=landing_partitions,
     backfill_policy=SINGLE_RUN,
-    kinds={"polars", "parquet"},
+    kinds={"polars", "deltalake"},
     owners=["team:data-platform"],
     pool="warehouse_writer",
 )

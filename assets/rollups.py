@@ -51,7 +51,7 @@ def _description(table: Table) -> str:
             group_name=group,
             description=_description(table),
             deps=deps,
-            kinds={"polars", "parquet"},
+            kinds={"polars", "deltalake"},
             owners=["team:data-platform"],
             metadata={"dagster/column_schema": column_schema(table)},
         )
