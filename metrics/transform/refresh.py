@@ -21,14 +21,17 @@ touches: its cost follows the new data, not the length of the history.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import polars as pl
 
 from metrics import faults
 from metrics.model import tables
+from metrics.model.scopes import Granularity
 from metrics.model.tables import (
     FOLLOWER_OBSERVATIONS,
     PERIOD_OBSERVATIONS,
@@ -288,37 +291,40 @@ def refresh_rollups(warehouse: Warehouse, landing: list[date]) -> RollupResult:
     written: dict[str, list[str]] = {name: [] for name in names}
     rows = dict.fromkeys(names, 0)
     sizes = dict.fromkeys(names, 0)
-    # Hour and day buckets need only the touched days; week buckets need their whole weeks.
-    week_source = _hourly_days(warehouse, work.hourly_days)
-    day_source = week_source.filter(pl.col("hour").dt.date().is_in(work.days))
-    start = work.follower_start
-    obs = _followers_from(followers.select(list(FOLLOWER_OBSERVATIONS)), start)
-    in_range = posts.filter(
-        (pl.col("published_at") >= start)
-        | pl.col("platform_post_id").is_in(week_source["platform_post_id"].unique().implode())
-    )
-    for granularity, entry in tables.ROLLUPS.items():
-        table, key = entry.name, str(entry.partition_key)
-        values = work.weeks if granularity == "week" else work.days
-        source = week_source if granularity == "week" else day_source
-        roll = build_rollups(source, in_range, accounts, obs, granularity=granularity)
-        roll = roll.with_columns(_p=pl.col("bucket_start").dt.date())
-        parts = roll.partition_by("_p", as_dict=True, include_key=False)
-        stale = set(storage.partition_values(warehouse, table, key))
-        with storage.Batch(warehouse, table) as batch:  # the table's partitions, one commit
-            for value in values:
-                df = parts.get((value,), pl.DataFrame(schema=ROLLUP)).select(list(ROLLUP))
-                if df.is_empty():
-                    if value.isoformat() in stale:
-                        batch.drop(value.isoformat())
-                    continue
-                sizes[table] += batch.put(value.isoformat(), df)
-                written[table].append(value.isoformat())
-                rows[table] += df.height
-                faults.point("rollups.partition_written")
-            if work.full_rebuild:
-                for gone in sorted(stale - {v.isoformat() for v in values}):
-                    batch.drop(gone)
+    stale = {
+        e.name: set(storage.partition_values(warehouse, e, str(e.partition_key)))
+        for e in tables.ROLLUPS.values()
+    }
+    followers = followers.select(list(FOLLOWER_OBSERVATIONS))
+    with contextlib.ExitStack() as stack:  # one commit per rollup table, after every week
+        batches = {n: stack.enter_context(storage.Batch(warehouse, n)) for n in names}
+        # A week at a time, so memory follows a week of post_hourly, not the whole history
+        # (metrics/transform/rollups.py: a bucket range rebuilds from its own post_hourly plus
+        # the follower history from each account's last snapshot before it).
+        for week in work.weeks:
+            days = [d for d in work.days if plan.week_of(d) == week]
+            chunk = _RollupChunk(
+                week, days, [d for d in work.hourly_days if plan.week_of(d) == week]
+            )
+            for granularity, entry in tables.ROLLUPS.items():
+                table = entry.name
+                values = [week] if granularity == "week" else days
+                parts = chunk.build(warehouse, posts, accounts, followers, granularity)
+                for value in values:
+                    df = parts.get((value,), pl.DataFrame(schema=ROLLUP)).select(list(ROLLUP))
+                    if df.is_empty():
+                        if value.isoformat() in stale[table]:
+                            batches[table].drop(value.isoformat())
+                        continue
+                    sizes[table] += batches[table].put(value.isoformat(), df)
+                    written[table].append(value.isoformat())
+                    rows[table] += df.height
+                    faults.point("rollups.partition_written")
+        if work.full_rebuild:
+            for entry in tables.ROLLUPS.values():
+                values = work.weeks if entry.partition_key == "week" else work.days
+                for gone in sorted(stale[entry.name] - {v.isoformat() for v in values}):
+                    batches[entry.name].drop(gone)
     faults.point("rollups.written")
 
     def settle(state: ledger.Ledger) -> None:
@@ -328,6 +334,47 @@ def refresh_rollups(warehouse: Warehouse, landing: list[date]) -> RollupResult:
 
     ledger.update(warehouse, settle)
     return RollupResult(work.full_rebuild, work.landing, work.days, written, rows, sizes)
+
+
+@dataclass
+class _RollupChunk:
+    """One ISO week of a rollup refresh: its touched days and the `post_hourly` days it reads
+    (all of the week's, since week buckets need their whole week). Sources are read once."""
+
+    week: date
+    days: list[date]
+    hourly_days: list[date]
+    _week_source: pl.DataFrame | None = None
+
+    def build(
+        self,
+        warehouse: Warehouse,
+        posts: pl.DataFrame,
+        accounts: pl.DataFrame,
+        followers: pl.DataFrame,
+        granularity: Granularity,
+    ) -> dict[Any, pl.DataFrame]:
+        """The chunk's rollup rows of one granularity, by partition date."""
+        if self._week_source is None:
+            self._week_source = _hourly_days(warehouse, self.hourly_days)
+        week_source = self._week_source
+        start = datetime.combine(self.week, datetime.min.time(), tzinfo=UTC)
+        end = start + timedelta(days=7)
+        # From each account's last snapshot before the week on: later snapshots matter too,
+        # since F before an account's first snapshot is that snapshot's value.
+        obs = _followers_from(followers, start)
+        in_range = posts.filter(
+            pl.col("published_at").is_between(start, end, closed="left")
+            | pl.col("platform_post_id").is_in(week_source["platform_post_id"].unique().implode())
+        )
+        source = (
+            week_source
+            if granularity == "week"
+            else week_source.filter(pl.col("hour").dt.date().is_in(self.days))
+        )
+        roll = build_rollups(source, in_range, accounts, obs, granularity=granularity)
+        roll = roll.with_columns(_p=pl.col("bucket_start").dt.date())
+        return roll.partition_by("_p", as_dict=True, include_key=False)
 
 
 def _followers_from(followers: pl.DataFrame, start: datetime) -> pl.DataFrame:
