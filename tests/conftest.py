@@ -46,9 +46,11 @@ def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectSto
 
 
 @pytest.fixture
-def s3_prefix(object_store: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> str:
+def s3_prefix(object_store: ObjectStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     """A fresh `s3://<bucket>/<unique prefix>` on the session's server, with the AWS_* variables
-    that reach it set in this test's environment (and so in subprocesses it starts)."""
+    that reach it set in this test's environment (and so in subprocesses it starts), and the
+    run state of an s3 warehouse (METRICS_STATE_DIR) in this test's temporary folder."""
     for name, value in object_store.env.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("METRICS_STATE_DIR", str(tmp_path / "run-state"))
     return object_store.uri(f"t-{uuid.uuid4().hex[:12]}")
