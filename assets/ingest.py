@@ -44,7 +44,7 @@ landing_zone = dg.AssetSpec(
     deps=[landing_zone],
     partitions_def=landing_partitions,
     backfill_policy=SINGLE_RUN,
-    kinds={"polars", "parquet"},
+    kinds={"polars", "deltalake"},
     owners=["team:data-platform"],
     pool="warehouse_writer",
     check_specs=[
@@ -95,7 +95,7 @@ def catalog(
             "entities": cat.entities.height,
             "rejected_snapshots": len(cat.rejected),
             "path": dg.MetadataValue.path(
-                storage.glob(warehouse.warehouse, CATALOG_ACCOUNTS_TABLE)
+                storage.table_uri(warehouse.warehouse, CATALOG_ACCOUNTS_TABLE)
             ),
         }
     )
@@ -113,7 +113,7 @@ NORMALIZED_NAMES = [t.name for t in NORMALIZED]
             group_name="normalize",
             deps=[landing_zone, catalog],
             description=table.meaning,
-            kinds={"polars", "parquet"},
+            kinds={"polars", "deltalake"},
             owners=["team:data-platform"],
             metadata={"dagster/column_schema": column_schema(table)},
         )
@@ -175,7 +175,7 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     for table in NORMALIZED_NAMES:
         metadata: dict[str, Any] = {
             "dagster/row_count": rows[table],
-            "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, table)),
+            "path": dg.MetadataValue.path(storage.table_uri(warehouse.warehouse, table)),
         }
         if table == QUARANTINE_TABLE.name:
             metadata |= {
@@ -243,7 +243,7 @@ def _reasons_all_dates(warehouse: WarehouseResource) -> dg.TableMetadataValue:
     metadata={"dagster/column_schema": column_schema(POSTS_TABLE)},
     partitions_def=landing_partitions,
     backfill_policy=SINGLE_RUN,
-    kinds={"polars", "parquet"},
+    kinds={"polars", "deltalake"},
     owners=["team:data-platform"],
     pool="warehouse_writer",
 )
@@ -254,6 +254,6 @@ def posts(warehouse: WarehouseResource) -> dg.MaterializeResult:
         metadata={
             "dagster/row_count": df.height,
             "without_published_at": df["published_at"].null_count(),
-            "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, POSTS_TABLE)),
+            "path": dg.MetadataValue.path(storage.table_uri(warehouse.warehouse, POSTS_TABLE)),
         }
     )

@@ -7,6 +7,8 @@ from pathlib import Path
 import dagster as dg
 
 from metrics import config
+from metrics.warehouse import location
+from metrics.warehouse.location import Location
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -20,8 +22,9 @@ class WarehouseResource(dg.ConfigurableResource):
         return Path(self.raw_dir)
 
     @property
-    def warehouse(self) -> Path:
-        return Path(self.warehouse_dir)
+    def warehouse(self) -> Location:
+        """A local folder or an `s3://` prefix (metrics/warehouse/location.py)."""
+        return location.of(self.warehouse_dir)
 
 
 def default_resources() -> dict[str, object]:

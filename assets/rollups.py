@@ -51,7 +51,7 @@ def _description(table: Table) -> str:
             group_name=group,
             description=_description(table),
             deps=deps,
-            kinds={"polars", "parquet"},
+            kinds={"polars", "deltalake"},
             owners=["team:data-platform"],
             metadata={"dagster/column_schema": column_schema(table)},
         )
@@ -126,7 +126,9 @@ def hourly_and_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             "posts_read_in_full": hourly.posts_read_in_full,
             "days_rewritten": dg.MetadataValue.json(hourly.days_rewritten),
             "rows_written": hourly.rows_written,
-            "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, POST_HOURLY_TABLE)),
+            "path": dg.MetadataValue.path(
+                storage.table_uri(warehouse.warehouse, POST_HOURLY_TABLE)
+            ),
         },
     )
     for table, partitions in rolled.partitions_written.items():
@@ -135,7 +137,7 @@ def hourly_and_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             "rows_written": rolled.rows_by_table[table],
             "bytes_written": rolled.bytes_by_table[table],
             "full_rebuild": rolled.full_rebuild,
-            "path": dg.MetadataValue.path(storage.glob(warehouse.warehouse, table)),
+            "path": dg.MetadataValue.path(storage.table_uri(warehouse.warehouse, table)),
         }
         if table == ROLLUPS["day"].name and partitions:
             metadata |= _newest_day_per_project(warehouse, max(partitions))

@@ -1,4 +1,5 @@
-"""The analyst's entry point: `metrics.duckdb`, one view per Parquet table."""
+"""The published state: `metrics.duckdb` (one view per table over the files of the versions
+this run finished with) and then, last, the manifest naming those versions."""
 
 import os
 from datetime import UTC, date, datetime, timedelta
@@ -41,9 +42,10 @@ def warehouse_views(
 ) -> dg.MaterializeResult:
     """Rebuilt aside and swapped in whole, so a reader never meets DuckDB's writer lock; then
     `manifest.json` tells long-lived readers (the API) that a new version is in place."""
-    path = storage.rebuild_views(warehouse.warehouse)
+    versions = storage.current_versions(warehouse.warehouse)
+    path = storage.rebuild_views(warehouse.warehouse, versions)
     faults.point("views.written")
-    manifest = storage.write_manifest(warehouse.warehouse)
+    manifest = storage.write_manifest(warehouse.warehouse, versions)
     tables = [t.name for t in TABLES]
     lag = timedelta(hours=float(os.environ.get("METRICS_FRESHNESS_LAG_HOURS", "36")))
     newest_end = datetime.combine(
@@ -67,7 +69,8 @@ def warehouse_views(
     return dg.MaterializeResult(
         check_results=[fresh],
         metadata={
-            "path": dg.MetadataValue.path(str(path)),
+            "path": dg.MetadataValue.path(str(path or warehouse.warehouse)),
+            "tables": dg.MetadataValue.json(manifest.get("tables", {})),
             "as_of": str(manifest["as_of"]),
             "version": str(manifest["version"]),
             "views": dg.MetadataValue.md("\n".join(f"- `{t}`" for t in tables)),

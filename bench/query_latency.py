@@ -52,6 +52,7 @@ from bench import top_peer
 from bench.common import peak_rss_mb, record
 from metrics.serve import window as windows
 from metrics.serve.index import read_manifest
+from metrics.warehouse import storage
 
 PEER_METRICS = ("views", "likes", "engagement_rate", "posts_published")
 SCOPE_COLUMN = {
@@ -163,11 +164,11 @@ def build_synthetic(out: Path, n_posts: int, seed: int = 7) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def _glob(warehouse: Path, table: str) -> str:
-    base = warehouse / "parquet" / table
-    single = base / "part-0.parquet"
-    path = single if single.exists() else base / "**" / "*.parquet"
-    return str(path).replace("'", "''")
+def _files(warehouse: Path, table: str) -> str:
+    """A DuckDB list of the table's Parquet files at its newest Delta version (never a glob:
+    replaced files stay on storage until vacuumed)."""
+    quoted = ("'" + f.replace("'", "''") + "'" for f in storage.files(warehouse, table))
+    return "[" + ", ".join(quoted) + "]"
 
 
 class Peer:
@@ -182,8 +183,8 @@ class Peer:
         lineage = f"""
             SELECT p.platform_post_id, p.published_at, c.social_account_id, c.platform,
                    c.project_layer_id, c.project_id, c.org_id
-            FROM read_parquet('{_glob(warehouse, "posts")}') p
-            JOIN read_parquet('{_glob(warehouse, "catalog_accounts")}') c
+            FROM read_parquet({_files(warehouse, "posts")}) p
+            JOIN read_parquet({_files(warehouse, "catalog_accounts")}) c
               USING (social_account_id)"""
         self.con.execute(f"CREATE TABLE lineage AS {lineage}")
         # Sorted by scope then time, so DuckDB's zone maps skip most row groups per request.
@@ -191,7 +192,7 @@ class Peer:
             f"""CREATE TABLE ph AS
             SELECT l.org_id, l.project_id, l.project_layer_id, l.social_account_id, l.platform,
                    h.platform_post_id, h.hour, h.views, h.likes, h.comments, h.shares, h.saves
-            FROM read_parquet('{_glob(warehouse, "post_hourly")}', hive_partitioning = false) h
+            FROM read_parquet({_files(warehouse, "post_hourly")}, hive_partitioning = false) h
             JOIN lineage l USING (platform_post_id)
             ORDER BY l.org_id, l.project_id, l.project_layer_id, l.social_account_id,
                      h.platform_post_id, h.hour"""
@@ -286,9 +287,7 @@ class Peer:
 
 
 def _read(warehouse: Path, table: str) -> pl.DataFrame:
-    return pl.read_parquet(
-        warehouse / "parquet" / table / "**" / "*.parquet", hive_partitioning=False
-    )
+    return storage.read(warehouse, table)
 
 
 def request_shapes(
@@ -310,10 +309,7 @@ def request_shapes(
     )
     week_start = datetime.combine(until - timedelta(days=7), datetime.min.time(), tzinfo=UTC)
     active = (
-        pl.scan_parquet(
-            str(warehouse / "parquet" / "post_hourly" / "**" / "*.parquet"),
-            hive_partitioning=False,
-        )
+        storage.scan(warehouse, "post_hourly")
         .filter(pl.col("hour") >= week_start)
         .select("platform_post_id")
         .unique()

@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import peak_rss_mb, record
+from metrics.warehouse import storage
 
 METRICS: tuple[str, ...] = ("views", "reach", "impressions", "likes", "comments", "shares", "saves")
 METRICS += ("watch_time_ms",)
@@ -98,8 +99,7 @@ def _nonzero(cols: tuple[str, ...]) -> str:
 
 def _load_inputs(con, warehouse: Path) -> None:
     for table, schema in INPUT_SCHEMAS.items():
-        base = warehouse / "parquet" / table
-        files = sorted(base.glob("**/*.parquet")) if base.is_dir() else []
+        files = storage.files(warehouse, table)
         columns = ", ".join(part.split()[0] for part in schema.split(", "))
         if files:
             listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
@@ -336,21 +336,21 @@ def prepare_copy(warehouse: Path, target: Path) -> None:
     if target.exists():
         shutil.rmtree(target)
     for table in INPUTS:
-        source = warehouse / "parquet" / table
+        source = warehouse / storage.TABLES_DIR / table
         if not source.is_dir():
             continue
+        copy = target / storage.TABLES_DIR / table
         try:
-            shutil.copytree(source, target / "parquet" / table, copy_function=os.link)
+            shutil.copytree(source, copy, copy_function=os.link)
         except OSError:
-            shutil.rmtree(target / "parquet" / table, ignore_errors=True)
-            shutil.copytree(source, target / "parquet" / table)
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(source, copy)
 
 
 def ours_pass(warehouse: Path) -> dict:
     from datetime import date
 
     from metrics.transform.refresh import refresh_post_hourly, refresh_rollups
-    from metrics.warehouse import storage
 
     landing = sorted(
         {
@@ -379,9 +379,9 @@ def ours_pass(warehouse: Path) -> dict:
 def _source(base: Path, table: str) -> str:
     """A read_parquet expression for a table of a warehouse, or for a single peer file."""
     single = base / f"{table}.parquet"
-    path = single if single.exists() else base / "parquet" / table / "**" / "*.parquet"
-    quoted = str(path).replace("'", "''")
-    return f"read_parquet('{quoted}', hive_partitioning = false)"
+    files = [str(single)] if single.exists() else storage.files(base, table)
+    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    return f"read_parquet([{quoted}], hive_partitioning = false)"
 
 
 def _diff(con, left: str, right: str, columns: tuple[str, ...], examples: int) -> dict:

@@ -18,8 +18,17 @@ def raw_dir(flag: str | os.PathLike[str] | None = None) -> Path:
     return Path(flag or os.environ.get(RAW_ENV) or DEFAULT_RAW).resolve()
 
 
-def warehouse_dir(flag: str | os.PathLike[str] | None = None) -> Path:
-    return Path(flag or os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).resolve()
+OBJECT_STORE_SCHEMES = ("s3://", "s3a://")
+
+
+def warehouse_dir(flag: str | os.PathLike[str] | None = None) -> str:
+    """The warehouse root: an absolute local path, or an `s3://bucket/prefix` URI kept as given
+    (a `Path` would fold `s3://` into a local folder `s3:`). Every module that takes a warehouse
+    accepts this string; metrics/warehouse/location.py turns it into a `Location`."""
+    value = os.fspath(flag or os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
+    if value.startswith(OBJECT_STORE_SCHEMES):
+        return value.rstrip("/")
+    return str(Path(value).resolve())
 
 
 class ConfigError(ValueError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets import ingest, rollups, warehouse
+from assets.maintenance import maintenance_job
 from assets.resources import default_resources
 from pipelines.automation import build_landing_sensor, build_nightly_schedule
 
@@ -20,7 +21,7 @@ landing_job = dg.define_asset_job(
 defs = dg.Definitions(
     assets=[*all_assets, ingest.landing_zone],
     asset_checks=all_checks,
-    jobs=[landing_job],
+    jobs=[landing_job, maintenance_job],
     schedules=[build_nightly_schedule(landing_job)],
     sensors=[build_landing_sensor(landing_job)],
     resources=default_resources(),

@@ -4,7 +4,6 @@ steps (query, `make ui`, a key, the server, curl) that use the warehouse's real 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import polars as pl
 from rich.console import Console
@@ -12,7 +11,8 @@ from rich.table import Table
 
 from metrics import config
 from metrics.model.tables import QUARANTINE_TABLE, ROLLUPS
-from metrics.warehouse import storage
+from metrics.warehouse import location, storage
+from metrics.warehouse.location import Warehouse
 
 DAYS_SHOWN = 10
 SAMPLE_DAYS = 5
@@ -32,7 +32,7 @@ def sample_args(today: date) -> list[str]:
     ]
 
 
-def print_summary(warehouse: Path, console: Console | None = None) -> None:
+def print_summary(warehouse: Warehouse, console: Console | None = None) -> None:
     """Quarantine by reason, then one project's daily views straight from `rollup_day`."""
     console = console or Console()
     quarantine = storage.read(warehouse, QUARANTINE_TABLE)
@@ -63,9 +63,11 @@ def print_summary(warehouse: Path, console: Console | None = None) -> None:
         )
     console.print(table)
     _print_query(warehouse, project, rows, console)
+    root = location.of(warehouse)
     console.print(
-        f"\nAnalysts: every table is Parquet under {storage.parquet_root(warehouse)} and a view "
-        f"in {warehouse / storage.DUCKDB_FILE} (open it read-only)."
+        f"\nAnalysts: every table is a Delta Lake table under {root.join(storage.TABLES_DIR)}/"
+        f"<table> (pl.scan_delta, deltalake.DeltaTable) and a view in "
+        f"{root.join(storage.DUCKDB_FILE)} (plain DuckDB, open it read-only)."
     )
     print_next_steps(warehouse, console, project)
 
@@ -74,7 +76,7 @@ def _day(stamp: str) -> date:
     return date.fromisoformat(stamp[:10])
 
 
-def print_next_steps(warehouse: Path, console: Console, project: str | None = None) -> None:
+def print_next_steps(warehouse: Warehouse, console: Console, project: str | None = None) -> None:
     """Commands to copy, with real ids: `project`, else the first project with data."""
     from metrics.serve.query import connect
 
@@ -87,7 +89,8 @@ def print_next_steps(warehouse: Path, console: Console, project: str | None = No
     last = chosen["last_data_at"]
     until = _day(last) + timedelta(days=0 if last.endswith("T00:00:00Z") else 1)
     since = max(_day(chosen["first_data_at"]), until - timedelta(days=7))  # a week fits a screen
-    flag = "" if warehouse.resolve() == config.warehouse_dir() else f" --warehouse {warehouse}"
+    default = location.of(warehouse).uri == config.warehouse_dir()
+    flag = "" if default else f" --warehouse {warehouse}"
     cli = f".venv/bin/metrics{flag}"
     url = (
         f"http://127.0.0.1:8000/v1/projects/{prj}/metrics?scope=project&id={prj}"
@@ -121,7 +124,7 @@ def print_next_steps(warehouse: Path, console: Console, project: str | None = No
         )
 
 
-def _print_query(warehouse: Path, project: str, days: pl.DataFrame, console: Console) -> None:
+def _print_query(warehouse: Warehouse, project: str, days: pl.DataFrame, console: Console) -> None:
     """The same project through the read function, as `metrics query` would answer it."""
     from metrics.cli.query import render_table
     from metrics.serve.query import connect

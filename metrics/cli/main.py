@@ -88,4 +88,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Subcommands]:
     from metrics.cli import top as cli_top
 
     cli_top.register(sub)
+    from metrics.cli import maintain as cli_maintain
+
+    cli_maintain.register(sub)
     return parser, sub

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -106,9 +106,24 @@ def render_table(body: dict[str, Any], console: Console) -> None:
         answer.render_breakdown(body, unreported, console)
 
 
-def cmd_query(args: argparse.Namespace) -> int:
-    store = connect(config.warehouse_dir())
+def _aware_time(text: str) -> datetime:
+    """An argparse `type`: an ISO-8601 instant; without a zone it is UTC."""
     try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time; use ISO-8601, e.g. 2026-03-09T06:00:00Z"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    try:
+        store = connect(
+            config.warehouse_dir(),
+            version=getattr(args, "version", None),
+            as_of_time=getattr(args, "as_of_time", None),
+        )
         body = store.query(
             org_id=args.org,
             project_id=args.project,
@@ -275,6 +290,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     query.add_argument("--group-by", help=f"add a breakdown: {', '.join(GROUP_BY)}")
     query.add_argument("--format", default="json", choices=("json", "table", "csv"))
+    past = query.add_mutually_exclusive_group()
+    past.add_argument(
+        "--version",
+        type=int,
+        metavar="N",
+        help="answer from warehouse version N (a kept manifest; see `metrics maintain`)",
+    )
+    past.add_argument(
+        "--as-of-time",
+        type=_aware_time,
+        metavar="TIME",
+        help="answer from the warehouse as published at TIME (ISO-8601, e.g. 2026-03-09T06:00Z)",
+    )
     query.set_defaults(func=cmd_query)
 
     serve = subparsers.add_parser(

@@ -25,6 +25,7 @@ from metrics.config import RAW_ENV, ConfigError
 from metrics.ingest.catalog import Catalog
 from metrics.model.tables import CATALOG_ACCOUNTS_TABLE
 from metrics.warehouse import storage
+from metrics.warehouse.location import Warehouse
 
 MAX_LOSS_ENV = "METRICS_MAX_ACCOUNT_LOSS"
 DEFAULT_MAX_LOSS = 0.5
@@ -60,7 +61,7 @@ def max_account_loss() -> float:
     return share
 
 
-def check_inputs(raw: Path, warehouse: Path, catalog: Catalog) -> Verdict:
+def check_inputs(raw: Path, warehouse: Warehouse, catalog: Catalog) -> Verdict:
     """Whether a run may write, with `catalog` the snapshot it would publish
     (metrics.ingest.catalog.load_catalog)."""
     served = storage.read(warehouse, CATALOG_ACCOUNTS_TABLE, columns=["social_account_id"])

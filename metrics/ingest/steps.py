@@ -1,8 +1,8 @@
 """Ingest steps the Dagster assets call: normalize a landing date, rebuild posts and the catalog.
 
 Each step takes paths and returns plain statistics, so it runs the same from a test, the CLI or an
-asset. Partitions are rewritten whole and atomically (metrics/warehouse/storage.py), which is what
-makes a re-run give identical files.
+asset. Partitions are rewritten whole, each step's writes to a table as one Delta commit
+(metrics/warehouse/storage.py), which is what makes a re-run give identical rows.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from metrics.model.tables import (
     POSTS_TABLE,
 )
 from metrics.warehouse import ledger, storage
+from metrics.warehouse.location import Warehouse
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class IngestStats:
     rows: dict[str, int]
     bytes_written: int
     paths: dict[str, str]
+    staged: tuple[storage.Staged, ...]  # the partition files, committed by the caller at once
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -71,25 +73,40 @@ def worker_pool() -> ProcessPoolExecutor:
     )
 
 
-def _write(warehouse: Path, part: NormalizedPartition) -> IngestStats:
+def _write(warehouse: Warehouse, part: NormalizedPartition) -> IngestStats:
+    """Stage the date's partition of every normalized table (not visible until committed)."""
     rows: dict[str, int] = {}
     paths: dict[str, str] = {}
+    staged = []
     written = 0
     for table in NORMALIZED_TABLES:
         df = part.tables[table]
-        path, size = storage.write_partition(
-            warehouse, table, df, "landing_date", part.landing_date.isoformat()
-        )
+        file = storage.stage(warehouse, table, part.landing_date.isoformat(), df)
+        staged.append(file)
         rows[table] = df.height
-        paths[table] = str(path)
-        written += size
+        paths[table] = storage.table_uri(warehouse, table)
+        written += file.action.size
         faults.point("normalize.table_written")
-    return IngestStats(part.landing_date, part.accounting, rows, written, paths)
+    return IngestStats(part.landing_date, part.accounting, rows, written, paths, tuple(staged))
+
+
+def commit_normalized(warehouse: Warehouse, results: list[IngestStats]) -> dict[str, int | None]:
+    """One commit per normalized table holding every date of the run; the versions made."""
+    versions: dict[str, int | None] = {}
+    for table in NORMALIZED_TABLES:
+        with storage.Batch(warehouse, table) as batch:
+            for result in results:
+                for file in result.staged:
+                    if file.table == table:
+                        batch.adopt(file)
+        versions[table] = batch.version
+        faults.point("normalize.table_committed")
+    return versions
 
 
 def ingest_landing_date(
     raw: Path,
-    warehouse: Path,
+    warehouse: Warehouse,
     landing_date: date,
     catalog: Catalog,
     pool: Executor | None = None,
@@ -104,7 +121,7 @@ def ingest_landing_date(
 
 def ingest_landing_dates(
     raw: Path,
-    warehouse: Path,
+    warehouse: Warehouse,
     dates: list[date],
     catalog: Catalog,
     pool: Executor,
@@ -137,7 +154,7 @@ def ingest_landing_dates(
 
 def normalize_landing_dates(
     raw: Path,
-    warehouse: Path,
+    warehouse: Warehouse,
     dates: list[date],
     catalog: Catalog,
     pool: Executor,
@@ -148,12 +165,18 @@ def normalize_landing_dates(
     (metrics/warehouse/ledger.py), so that a run of any landing date repairs what a crash tore;
     only once all are written does the ledger hand them on to the hourly step."""
     with ledger.normalizing(warehouse, dates) as todo:
-        yield from ingest_landing_dates(raw, warehouse, todo, catalog, pool, today, first)
+        results = []
+        for result in ingest_landing_dates(raw, warehouse, todo, catalog, pool, today, first):
+            results.append(result)
+            yield result
+        commit_normalized(warehouse, results)
         ledger.normalized(warehouse, todo)
     faults.point("normalize.written")
 
 
-def write_catalog_tables(raw: Path, warehouse: Path, catalog: Catalog | None = None) -> Catalog:
+def write_catalog_tables(
+    raw: Path, warehouse: Warehouse, catalog: Catalog | None = None
+) -> Catalog:
     """Publish the newest catalog (`catalog`, when the caller has loaded it already) as
     `catalog_entities` and `catalog_accounts`."""
     catalog = catalog or load_catalog(raw)
@@ -163,7 +186,7 @@ def write_catalog_tables(raw: Path, warehouse: Path, catalog: Catalog | None = N
     return catalog
 
 
-def rebuild_posts(warehouse: Path) -> pl.DataFrame:
+def rebuild_posts(warehouse: Warehouse) -> pl.DataFrame:
     """One row per post from every partition's sightings; the newest sighting names the account.
 
     Sightings are one row per post per landing date, so this reads a table the size of

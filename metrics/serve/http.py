@@ -48,6 +48,7 @@ from metrics.serve.compare import COMPARES
 from metrics.serve.errors import QueryError
 from metrics.serve.query import METRICS, Store, connect
 from metrics.serve.window import GRANULARITIES
+from metrics.warehouse.location import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +240,7 @@ def _instant(value: str | None) -> str | None:
 
 
 def create_app(
-    warehouse: str | os.PathLike[str] | None = None,
+    warehouse: Warehouse | None = None,
     keys_file: str | os.PathLike[str] | None = None,
     *,
     store: Store | None = None,
@@ -476,7 +477,7 @@ def create_app(
 
 
 def serve(
-    warehouse: Path,
+    warehouse: Warehouse,
     keys_file: Path,
     host: str,
     port: int,

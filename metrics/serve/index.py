@@ -25,9 +25,8 @@ see `metrics.serve.ranking`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -46,6 +45,7 @@ from metrics.serve import listing as listings
 from metrics.serve import ranking as rankings
 from metrics.serve.window import DAY, EPOCH_MONDAY, HOUR, WEEK
 from metrics.warehouse import storage
+from metrics.warehouse.location import Warehouse
 
 # Coarsest first: (rollup, bucket length, an instant on a bucket edge).
 _GRAINS: tuple[tuple[Table, int, int], ...] = (
@@ -121,7 +121,7 @@ class Activity:
 class Index:
     """Everything one version of the warehouse answers from; immutable once built."""
 
-    version: str | None
+    version: int | None  # the manifest's warehouse version
     as_of: str | None
     projects: dict[str, str]  # project id -> org id
     homes: dict[Key, tuple[str, str | None]]  # entity -> (org id, project id)
@@ -145,12 +145,9 @@ class Index:
         return sums, gauge
 
 
-def read_manifest(warehouse: Path) -> dict[str, str | None]:
+def read_manifest(warehouse: Warehouse) -> dict[str, Any]:
     """`manifest.json`, or an empty one when the pipeline has not written any yet."""
-    try:
-        return json.loads((warehouse / storage.MANIFEST_FILE).read_bytes())
-    except FileNotFoundError:
-        return {}
+    return storage.read_manifest(warehouse)
 
 
 def _grain(frame: pl.DataFrame) -> Grain:
@@ -232,10 +229,18 @@ def _activity(lineage: pl.DataFrame, hourly: pl.DataFrame) -> Activity:
 _ROLLUP_COLUMNS = ("scope", "id", "bucket_start", *ADDITIVE, "followers", "follower_delta")
 
 
-def load(warehouse: Path) -> Index:
-    """Read one version of the warehouse; missing tables read as empty (all answers zero)."""
-    manifest = read_manifest(warehouse)
-    read = storage.read
+def load(warehouse: Warehouse, manifest: dict[str, Any] | None = None) -> Index:
+    """Read one version of the warehouse: exactly the table versions `manifest` (default: the
+    published `manifest.json`) names, so a run committing meanwhile is not seen half-way.
+    Missing tables read as empty (all answers zero); before any manifest, the newest commits."""
+    manifest = read_manifest(warehouse) if manifest is None else manifest
+    versions = manifest.get("tables")
+
+    def read(
+        warehouse: Warehouse, table: Table, columns: list[str] | tuple[str, ...]
+    ) -> pl.DataFrame:
+        return storage.read(warehouse, table, columns=columns, versions=versions)
+
     entities = read(
         warehouse, CATALOG_ENTITIES_TABLE, columns=["id", "kind", "org_id", "project_id"]
     )
@@ -255,7 +260,7 @@ def load(warehouse: Path) -> Index:
         frame = read(warehouse, table, columns=_ROLLUP_COLUMNS)
         if table is ROLLUPS["hour"]:
             activity = _activity(lineage, frame)
-            listing = listings.load(warehouse, frame)
+            listing = listings.load(warehouse, frame, versions)
         if frame.height:
             grains.append((_grain(frame), length, origin))
     hour = next((g for g, length, _ in grains if length == HOUR), None)

@@ -14,7 +14,6 @@ none. `platforms` (above the account level) are those of the entity's accounts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -22,6 +21,7 @@ import polars as pl
 from metrics.model.tables import CATALOG_ACCOUNTS_TABLE, CATALOG_ENTITIES_TABLE, POSTS_TABLE
 from metrics.serve.errors import NotFoundError, ValidationError
 from metrics.warehouse import storage
+from metrics.warehouse.location import Warehouse
 
 KINDS: tuple[str, ...] = ("orgs", "projects", "layers", "accounts", "posts")
 _SCOPE = {
@@ -172,13 +172,17 @@ def build(
     )
 
 
-def load(warehouse: Path, hourly: pl.DataFrame) -> Listing:
-    """Read the catalog and posts through the one reader; `hourly` is rollup_hour, already read."""
-    entities = storage.read(warehouse, CATALOG_ENTITIES_TABLE)
-    accounts = storage.read(warehouse, CATALOG_ACCOUNTS_TABLE)
+def load(
+    warehouse: Warehouse, hourly: pl.DataFrame, versions: storage.Versions | None = None
+) -> Listing:
+    """Read the catalog and posts through the one reader, at the table versions the index was
+    loaded at; `hourly` is rollup_hour, already read."""
+    entities = storage.read(warehouse, CATALOG_ENTITIES_TABLE, versions=versions)
+    accounts = storage.read(warehouse, CATALOG_ACCOUNTS_TABLE, versions=versions)
     posts = storage.read(
         warehouse,
         POSTS_TABLE,
         columns=["platform_post_id", "platform", "native_id", "social_account_id", "published_at"],
+        versions=versions,
     )
     return build(entities, accounts, posts, hourly)

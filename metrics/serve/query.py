@@ -2,8 +2,12 @@
 
 A `Store` answers from an in-memory `Index` of the warehouse (see `metrics.serve.index`) and
 swaps in a new one when the pipeline publishes a new `manifest.json`: the stat per query costs a
-few microseconds, the reload runs on a background thread, and queries in flight keep the index
-they started with. Nothing is ever opened for writing.
+few microseconds (an object-store warehouse reads the manifest at most every
+`_REMOTE_POLL_SECONDS`), the reload runs on a background thread, and queries in flight keep the
+index they started with. The index holds exactly the table versions the manifest names, so a
+run committing meanwhile is never seen half-way. `connect(..., version=N)` or `as_of_time=`
+pins an older manifest instead (time travel: "what did we report yesterday"); such a store
+never reloads. Nothing is ever opened for writing.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -30,7 +34,8 @@ from metrics.serve import window as windows
 from metrics.serve.coverage import coverage
 from metrics.serve.errors import NotFoundError, ValidationError
 from metrics.serve.index import Index, Key, load, read_manifest
-from metrics.warehouse import storage
+from metrics.warehouse import location, storage
+from metrics.warehouse.location import Location, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,7 @@ _COLUMN = {name: i for i, name in enumerate(ADDITIVE)}
 _ENGAGED = [_COLUMN[m] for m in ENGAGEMENTS]
 _RELOAD_RETRY_SECONDS = 1.0
 _LOAD_ATTEMPTS = 3
+_REMOTE_POLL_SECONDS = 5.0
 
 
 def _metric_names(scope: str, metrics: Sequence[str] | str | None) -> list[str]:
@@ -181,33 +187,82 @@ def _answer(
     return body
 
 
-def _stamp(warehouse: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(warehouse / storage.MANIFEST_FILE)
-    except FileNotFoundError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
+class _Stamp:
+    """What changes when a new manifest is published: the local file's identity (one stat), or
+    for an object store the manifest's version, read at most every few seconds."""
+
+    def __init__(self, warehouse: Location) -> None:
+        self.warehouse = warehouse
+        self._checked = 0.0
+        self._remote: object = None
+
+    def __call__(self) -> object:
+        if self.warehouse.is_local:
+            try:
+                st = os.stat(self.warehouse.path / storage.MANIFEST_FILE)
+            except FileNotFoundError:
+                return None
+            return (st.st_ino, st.st_mtime_ns, st.st_size)
+        if time.monotonic() - self._checked >= _REMOTE_POLL_SECONDS:
+            self._remote = read_manifest(self.warehouse).get("version")
+            self._checked = time.monotonic()
+        return self._remote
+
+
+def pinned_manifest(
+    warehouse: Location, version: int | None = None, as_of_time: datetime | None = None
+) -> dict[str, Any]:
+    """The kept manifest of warehouse version `version`, or the last one published at or before
+    `as_of_time`; `ValidationError` naming the versions kept when there is none."""
+    numbers = storage.manifest_numbers(warehouse)
+    kept = f"kept versions: {numbers[0]}..{numbers[-1]}" if numbers else "no version is kept yet"
+    if version is not None:
+        if version not in numbers:
+            raise ValidationError(
+                f"Warehouse version {version} is not kept ({kept}); older ones were vacuumed "
+                "after the retention period (METRICS_RETENTION_DAYS)."
+            )
+        return storage.read_manifest(warehouse, version)
+    assert as_of_time is not None
+    chosen = None
+    for number in numbers:
+        manifest = storage.read_manifest(warehouse, number)
+        published = datetime.fromisoformat(manifest["published_at"])
+        if published <= as_of_time:
+            chosen = manifest
+    if chosen is None:
+        raise ValidationError(
+            f"No warehouse version was published at or before {as_of_time.isoformat()} ({kept})."
+        )
+    return chosen
 
 
 class Store:
     """A read-only, thread-safe handle on one warehouse; reuse it for every query."""
 
-    def __init__(self, warehouse: Path) -> None:
-        self.warehouse = warehouse
+    def __init__(self, warehouse: Warehouse, manifest: dict[str, Any] | None = None) -> None:
+        self.warehouse = location.of(warehouse)
+        self._pinned = manifest
         self._reloading = threading.Lock()
         self._retry_at = 0.0
-        self._stamp = _stamp(warehouse)
+        self._stamper = _Stamp(self.warehouse)
+        self._stamp = self._stamper()
         self._index = self._load()
 
+    @property
+    def version(self) -> int | None:
+        """The warehouse version (manifest number) this store answers from."""
+        return self._index.version
+
     def _load(self) -> Index:
-        """Load, retrying when a run removes a partition between listing and reading it."""
+        """Load, retrying when vacuum removes a file between listing and reading it."""
         for _ in range(_LOAD_ATTEMPTS - 1):
             try:
-                return load(self.warehouse)
+                return load(self.warehouse, self._pinned)
             except (OSError, pl.exceptions.PolarsError) as exc:
                 log.warning("warehouse changed while loading (%s); retrying", exc)
                 time.sleep(0.2)
-        return load(self.warehouse)
+        return load(self.warehouse, self._pinned)
 
     def refresh(self) -> bool:
         """Reload now if the manifest changed since the last load; True when it did."""
@@ -215,7 +270,9 @@ class Store:
             return self._reload()
 
     def _reload(self) -> bool:
-        stamp = _stamp(self.warehouse)
+        if self._pinned is not None:
+            return False
+        stamp = self._stamper()
         if stamp == self._stamp:
             return False
         changed = read_manifest(self.warehouse).get("version") != self._index.version
@@ -235,7 +292,8 @@ class Store:
 
     def _check_for_new_version(self) -> None:
         if (
-            _stamp(self.warehouse) != self._stamp
+            self._pinned is None
+            and self._stamper() != self._stamp
             and time.monotonic() >= self._retry_at
             and self._reloading.acquire(blocking=False)
         ):
@@ -331,6 +389,16 @@ class Store:
         return self._index.listing.select(kind, org_id, project_id).height
 
 
-def connect(warehouse: str | os.PathLike[str] | None = None) -> Store:
-    """Open the warehouse read-only (default: `--warehouse`, $METRICS_WAREHOUSE_DIR, data/…)."""
-    return Store(config.warehouse_dir(warehouse))
+def connect(
+    warehouse: Warehouse | None = None,
+    *,
+    version: int | None = None,
+    as_of_time: datetime | None = None,
+) -> Store:
+    """Open the warehouse read-only (default: `--warehouse`, $METRICS_WAREHOUSE_DIR, data/…), at
+    the published state, or pinned to warehouse version `version` / the state published at or
+    before `as_of_time`."""
+    root = location.of(config.warehouse_dir() if warehouse is None else warehouse)
+    if version is None and as_of_time is None:
+        return Store(root)
+    return Store(root, pinned_manifest(root, version, as_of_time))

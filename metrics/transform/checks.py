@@ -8,7 +8,6 @@ check passed.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import polars as pl
 
@@ -16,6 +15,7 @@ from metrics.model import scopes, tables
 from metrics.model.measures import ADDITIVE, POST_METRICS
 from metrics.model.tables import POST_HOURLY_TABLE, ROLLUPS
 from metrics.warehouse import storage
+from metrics.warehouse.location import Warehouse
 
 # (child scope, parent scope, the parent's id column), bottom up.
 PARENTS: tuple[tuple[str, str, str], ...] = tuple(
@@ -23,7 +23,7 @@ PARENTS: tuple[tuple[str, str, str], ...] = tuple(
 )
 
 
-def duplicate_keys(warehouse: Path, table: str, values: list[str]) -> pl.DataFrame:
+def duplicate_keys(warehouse: Warehouse, table: str, values: list[str]) -> pl.DataFrame:
     """Keys that appear more than once in the given partitions (there must be none)."""
     df = storage.read(warehouse, table, values)
     if df.is_empty():
@@ -36,7 +36,7 @@ def duplicate_keys(warehouse: Path, table: str, values: list[str]) -> pl.DataFra
     return df.group_by(keys).len().filter(pl.col("len") > 1)
 
 
-def weeks_disagree(warehouse: Path, weeks: list[date]) -> pl.DataFrame:
+def weeks_disagree(warehouse: Warehouse, weeks: list[date]) -> pl.DataFrame:
     """(scope, id, week) whose hour, day and week rollups give different totals."""
     if not weeks:
         return pl.DataFrame()
@@ -109,7 +109,9 @@ def _post_sums(frame: pl.DataFrame, time_col: str, every: str) -> pl.LazyFrame:
     )
 
 
-def rollups_disagree_with_hourly(warehouse: Path, table: str, values: list[str]) -> pl.DataFrame:
+def rollups_disagree_with_hourly(
+    warehouse: Warehouse, table: str, values: list[str]
+) -> pl.DataFrame:
     """(post, bucket) whose `platform_post` rollup row differs from the sum of its `post_hourly`
     rows, over the given partitions of `table`: the rollups must say what the hours say.
 

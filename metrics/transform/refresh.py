@@ -21,15 +21,17 @@ touches: its cost follows the new data, not the length of the history.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from pathlib import Path
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import polars as pl
 
 from metrics import faults
 from metrics.model import tables
+from metrics.model.scopes import Granularity
 from metrics.model.tables import (
     FOLLOWER_OBSERVATIONS,
     PERIOD_OBSERVATIONS,
@@ -42,6 +44,7 @@ from metrics.transform.increments import post_hourly
 from metrics.transform.plan import week_of
 from metrics.transform.rollups import build_rollups
 from metrics.warehouse import ledger, storage
+from metrics.warehouse.location import Warehouse
 
 __all__ = [
     "POSTS_PER_SLICE",
@@ -76,7 +79,7 @@ class RollupResult:
 
 
 def _scan_partitions(
-    warehouse: Path, table: tables.Table, keep: Callable[[date], bool]
+    warehouse: Warehouse, table: tables.Table, keep: Callable[[date], bool]
 ) -> pl.LazyFrame:
     """The landing partitions of `table` that `keep` accepts, without the hive key."""
     values = storage.partition_values(warehouse, table, "landing_date")
@@ -84,18 +87,18 @@ def _scan_partitions(
     return storage.scan(warehouse, table, wanted).select(list(table.schema))
 
 
-def _scan_landing(warehouse: Path, table: tables.Table, landing: list[date]) -> pl.LazyFrame:
+def _scan_landing(warehouse: Warehouse, table: tables.Table, landing: list[date]) -> pl.LazyFrame:
     """The observations of these landing dates."""
     wanted = set(landing)
     return _scan_partitions(warehouse, table, lambda k: k in wanted)
 
 
-def _scan_from(warehouse: Path, table: tables.Table, first: date | None) -> pl.LazyFrame:
+def _scan_from(warehouse: Warehouse, table: tables.Table, first: date | None) -> pl.LazyFrame:
     """The observations of the landing dates from `first` on (all of them when None)."""
     return _scan_partitions(warehouse, table, lambda k: first is None or k >= first)
 
 
-def _posts(warehouse: Path) -> pl.DataFrame:
+def _posts(warehouse: Warehouse) -> pl.DataFrame:
     return storage.read(warehouse, tables.POSTS_TABLE)
 
 
@@ -119,7 +122,7 @@ def _lifetime_hours(observations: pl.DataFrame, posts: pl.DataFrame) -> pl.DataF
     return pl.concat(parts)
 
 
-def refresh_post_hourly(warehouse: Path, landing: list[date]) -> HourlyResult:
+def refresh_post_hourly(warehouse: Warehouse, landing: list[date]) -> HourlyResult:
     """Recompute the hours that the observations of `landing` dates can change, together with
     every landing date an earlier run normalized but did not fold in (the ledger's `hourly`).
 
@@ -140,7 +143,7 @@ def refresh_post_hourly(warehouse: Path, landing: list[date]) -> HourlyResult:
     return result
 
 
-def _fold_hourly(warehouse: Path, landing: list[date], result: HourlyResult) -> None:
+def _fold_hourly(warehouse: Warehouse, landing: list[date], result: HourlyResult) -> None:
     """Read the inputs of the hourly plan, make it, compute its hours and merge them in."""
     posts = _posts(warehouse)
     new_snapshots = (
@@ -202,7 +205,7 @@ def _fold_hourly(warehouse: Path, landing: list[date], result: HourlyResult) -> 
     _rewrite_hourly(warehouse, work.regions, new_rows, result)
 
 
-def _lookback(warehouse: Path, new_snapshots: pl.DataFrame) -> pl.DataFrame:
+def _lookback(warehouse: Warehouse, new_snapshots: pl.DataFrame) -> pl.DataFrame:
     """The lifetime observations of the posts with new snapshots, from the lookback start on."""
     start = plan.lookback_start(new_snapshots)
     if start is None:
@@ -222,7 +225,7 @@ def _in_region() -> pl.Expr:
 
 
 def _rewrite_hourly(
-    warehouse: Path, regions: pl.DataFrame, new_rows: pl.DataFrame, result: HourlyResult
+    warehouse: Warehouse, regions: pl.DataFrame, new_rows: pl.DataFrame, result: HourlyResult
 ) -> None:
     existing = {date.fromisoformat(v) for v in storage.partition_values(warehouse, HOURLY, "day")}
     first = regions["start"].min()
@@ -233,28 +236,29 @@ def _rewrite_hourly(
     by_day = new_rows.with_columns(day=pl.col("hour").dt.date()).partition_by(
         "day", as_dict=True, include_key=False
     )
-    for day in sorted(candidates):
-        old = storage.read(warehouse, HOURLY, [day.isoformat()], columns=POST_HOURLY)
-        keep = (
-            old.join(regions, on="platform_post_id", how="left")
-            .filter(~(pl.col("start").is_not_null() & _in_region()))
-            .select(list(POST_HOURLY))
-        )
-        add = by_day.get((day,), pl.DataFrame(schema=POST_HOURLY))
-        merged = pl.concat([keep, add]).sort("platform_post_id", "hour")
-        if merged.equals(old):
-            continue
-        _owe_rollups(warehouse, day)
-        if merged.is_empty():
-            storage.remove_partitions(warehouse, HOURLY, "day", [day.isoformat()])
-        else:
-            storage.write_partition(warehouse, HOURLY, merged, "day", day.isoformat())
-            result.days_rewritten.append(day.isoformat())
-            result.rows_written += merged.height
-        faults.point("hourly.day_written")
+    with storage.Batch(warehouse, HOURLY) as batch:  # every day rewritten, one commit
+        for day in sorted(candidates):
+            old = storage.read(warehouse, HOURLY, [day.isoformat()], columns=POST_HOURLY)
+            keep = (
+                old.join(regions, on="platform_post_id", how="left")
+                .filter(~(pl.col("start").is_not_null() & _in_region()))
+                .select(list(POST_HOURLY))
+            )
+            add = by_day.get((day,), pl.DataFrame(schema=POST_HOURLY))
+            merged = pl.concat([keep, add]).sort("platform_post_id", "hour")
+            if merged.equals(old):
+                continue
+            _owe_rollups(warehouse, day)
+            if merged.is_empty():
+                batch.drop(day.isoformat())
+            else:
+                batch.put(day.isoformat(), merged)
+                result.days_rewritten.append(day.isoformat())
+                result.rows_written += merged.height
+            faults.point("hourly.day_written")
 
 
-def _owe_rollups(warehouse: Path, day: date) -> None:
+def _owe_rollups(warehouse: Warehouse, day: date) -> None:
     """Record `day` as owed to the rollups: done before the day is rewritten (metrics/warehouse/
     ledger.py), so a crash between the two writes leaves the debt on record."""
 
@@ -264,12 +268,12 @@ def _owe_rollups(warehouse: Path, day: date) -> None:
     ledger.update(warehouse, owe)
 
 
-def _hourly_days(warehouse: Path, days: Iterable[date]) -> pl.DataFrame:
+def _hourly_days(warehouse: Warehouse, days: Iterable[date]) -> pl.DataFrame:
     values = [d.isoformat() for d in sorted(set(days))]
     return storage.read(warehouse, HOURLY, values, columns=POST_HOURLY)
 
 
-def refresh_rollups(warehouse: Path, landing: list[date]) -> RollupResult:
+def refresh_rollups(warehouse: Warehouse, landing: list[date]) -> RollupResult:
     """Rewrite the rollup partitions whose buckets can have changed since they were built.
 
     What changed comes from the ledger, not from this run's memory: the `post_hourly` days and
@@ -287,37 +291,40 @@ def refresh_rollups(warehouse: Path, landing: list[date]) -> RollupResult:
     written: dict[str, list[str]] = {name: [] for name in names}
     rows = dict.fromkeys(names, 0)
     sizes = dict.fromkeys(names, 0)
-    # Hour and day buckets need only the touched days; week buckets need their whole weeks.
-    week_source = _hourly_days(warehouse, work.hourly_days)
-    day_source = week_source.filter(pl.col("hour").dt.date().is_in(work.days))
-    start = work.follower_start
-    obs = _followers_from(followers.select(list(FOLLOWER_OBSERVATIONS)), start)
-    in_range = posts.filter(
-        (pl.col("published_at") >= start)
-        | pl.col("platform_post_id").is_in(week_source["platform_post_id"].unique().implode())
-    )
-    for granularity, entry in tables.ROLLUPS.items():
-        table, key = entry.name, str(entry.partition_key)
-        values = work.weeks if granularity == "week" else work.days
-        source = week_source if granularity == "week" else day_source
-        roll = build_rollups(source, in_range, accounts, obs, granularity=granularity)
-        roll = roll.with_columns(_p=pl.col("bucket_start").dt.date())
-        parts = roll.partition_by("_p", as_dict=True, include_key=False)
-        stale = set(storage.partition_values(warehouse, table, key))
-        for value in values:
-            df = parts.get((value,), pl.DataFrame(schema=ROLLUP)).select(list(ROLLUP))
-            if df.is_empty():
-                if value.isoformat() in stale:
-                    storage.remove_partitions(warehouse, table, key, [value.isoformat()])
-                continue
-            _, size = storage.write_partition(warehouse, table, df, key, value.isoformat())
-            written[table].append(value.isoformat())
-            rows[table] += df.height
-            sizes[table] += size
-            faults.point("rollups.partition_written")
+    stale = {
+        e.name: set(storage.partition_values(warehouse, e, str(e.partition_key)))
+        for e in tables.ROLLUPS.values()
+    }
+    followers = followers.select(list(FOLLOWER_OBSERVATIONS))
+    with contextlib.ExitStack() as stack:  # one commit per rollup table, after every week
+        batches = {n: stack.enter_context(storage.Batch(warehouse, n)) for n in names}
+        # A week at a time, so memory follows a week of post_hourly, not the whole history
+        # (metrics/transform/rollups.py: a bucket range rebuilds from its own post_hourly plus
+        # the follower history from each account's last snapshot before it).
+        for week in work.weeks:
+            days = [d for d in work.days if plan.week_of(d) == week]
+            chunk = _RollupChunk(
+                week, days, [d for d in work.hourly_days if plan.week_of(d) == week]
+            )
+            for granularity, entry in tables.ROLLUPS.items():
+                table = entry.name
+                values = [week] if granularity == "week" else days
+                parts = chunk.build(warehouse, posts, accounts, followers, granularity)
+                for value in values:
+                    df = parts.get((value,), pl.DataFrame(schema=ROLLUP)).select(list(ROLLUP))
+                    if df.is_empty():
+                        if value.isoformat() in stale[table]:
+                            batches[table].drop(value.isoformat())
+                        continue
+                    sizes[table] += batches[table].put(value.isoformat(), df)
+                    written[table].append(value.isoformat())
+                    rows[table] += df.height
+                    faults.point("rollups.partition_written")
         if work.full_rebuild:
-            gone = stale - {v.isoformat() for v in values}
-            storage.remove_partitions(warehouse, table, key, sorted(gone))
+            for entry in tables.ROLLUPS.values():
+                values = work.weeks if entry.partition_key == "week" else work.days
+                for gone in sorted(stale[entry.name] - {v.isoformat() for v in values}):
+                    batches[entry.name].drop(gone)
     faults.point("rollups.written")
 
     def settle(state: ledger.Ledger) -> None:
@@ -327,6 +334,47 @@ def refresh_rollups(warehouse: Path, landing: list[date]) -> RollupResult:
 
     ledger.update(warehouse, settle)
     return RollupResult(work.full_rebuild, work.landing, work.days, written, rows, sizes)
+
+
+@dataclass
+class _RollupChunk:
+    """One ISO week of a rollup refresh: its touched days and the `post_hourly` days it reads
+    (all of the week's, since week buckets need their whole week). Sources are read once."""
+
+    week: date
+    days: list[date]
+    hourly_days: list[date]
+    _week_source: pl.DataFrame | None = None
+
+    def build(
+        self,
+        warehouse: Warehouse,
+        posts: pl.DataFrame,
+        accounts: pl.DataFrame,
+        followers: pl.DataFrame,
+        granularity: Granularity,
+    ) -> dict[Any, pl.DataFrame]:
+        """The chunk's rollup rows of one granularity, by partition date."""
+        if self._week_source is None:
+            self._week_source = _hourly_days(warehouse, self.hourly_days)
+        week_source = self._week_source
+        start = datetime.combine(self.week, datetime.min.time(), tzinfo=UTC)
+        end = start + timedelta(days=7)
+        # From each account's last snapshot before the week on: later snapshots matter too,
+        # since F before an account's first snapshot is that snapshot's value.
+        obs = _followers_from(followers, start)
+        in_range = posts.filter(
+            pl.col("published_at").is_between(start, end, closed="left")
+            | pl.col("platform_post_id").is_in(week_source["platform_post_id"].unique().implode())
+        )
+        source = (
+            week_source
+            if granularity == "week"
+            else week_source.filter(pl.col("hour").dt.date().is_in(self.days))
+        )
+        roll = build_rollups(source, in_range, accounts, obs, granularity=granularity)
+        roll = roll.with_columns(_p=pl.col("bucket_start").dt.date())
+        return roll.partition_by("_p", as_dict=True, include_key=False)
 
 
 def _followers_from(followers: pl.DataFrame, start: datetime) -> pl.DataFrame:
@@ -342,6 +390,6 @@ def _followers_from(followers: pl.DataFrame, start: datetime) -> pl.DataFrame:
     return pl.concat([anchors, followers.filter(pl.col("collected_at") >= start)])
 
 
-def _followers_with_landing(warehouse: Path) -> pl.DataFrame:
+def _followers_with_landing(warehouse: Warehouse) -> pl.DataFrame:
     """Every follower snapshot with its landing date (the hive key), to tell new ones apart."""
     return storage.read(warehouse, tables.FOLLOWER_OBSERVATIONS_TABLE)

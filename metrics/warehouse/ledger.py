@@ -8,7 +8,8 @@ rewritten by a run that died before its rollups looks, to the next run, exactly 
 is up to date.
 
 So every step records what it owes *before* it writes and clears it *after* its writes are
-committed, in `<warehouse>/state/ledger.json`:
+committed, in `state/ledger.json` under the warehouse's state folder (`<warehouse>/state/` for a
+local warehouse; a local folder for an object-store one, metrics/warehouse/location.py):
 
 * `normalize`: landing dates being normalized, each with the lock of the process doing it. An
   entry whose owner is dead (its lock is free) was abandoned mid-write; the next run of any
@@ -35,7 +36,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
+
+from metrics.warehouse import location
+from metrics.warehouse.location import Warehouse
 
 LEDGER_FILE = "state/ledger.json"
 LOCK_FILE = "state/ledger.lock"
@@ -88,26 +91,26 @@ def _dates(values: Iterable[str]) -> set[date]:
     return {date.fromisoformat(v) for v in values}
 
 
-def read(warehouse: Path) -> Ledger:
-    path = warehouse / LEDGER_FILE
+def read(warehouse: Warehouse) -> Ledger:
+    path = location.of(warehouse).state_dir / LEDGER_FILE
     return Ledger.from_json(path.read_text()) if path.exists() else Ledger()
 
 
 @contextmanager
-def _locked(warehouse: Path) -> Iterator[None]:
-    path = warehouse / LOCK_FILE
+def _locked(warehouse: Warehouse) -> Iterator[None]:
+    path = location.of(warehouse).state_dir / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         yield  # closing the file releases the lock, and so does the death of this process
 
 
-def update(warehouse: Path, change: Callable[[Ledger], None]) -> Ledger:
+def update(warehouse: Warehouse, change: Callable[[Ledger], None]) -> Ledger:
     """Read, change and atomically replace the ledger, under the lock."""
     with _locked(warehouse):
         ledger = read(warehouse)
         change(ledger)
-        path = warehouse / LEDGER_FILE
+        path = location.of(warehouse).state_dir / LEDGER_FILE
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         with open(tmp, "w") as fh:
             fh.write(ledger.to_json())
@@ -117,9 +120,9 @@ def update(warehouse: Path, change: Callable[[Ledger], None]) -> Ledger:
         return ledger
 
 
-def _alive(warehouse: Path, owner: str) -> bool:
+def _alive(warehouse: Warehouse, owner: str) -> bool:
     """An owner is alive while its process holds the lock on its owner file."""
-    path = warehouse / OWNERS_DIR / f"{owner}.lock"
+    path = location.of(warehouse).state_dir / OWNERS_DIR / f"{owner}.lock"
     if not path.exists():
         return False
     with open(path, "a") as fh:
@@ -131,7 +134,7 @@ def _alive(warehouse: Path, owner: str) -> bool:
 
 
 @contextmanager
-def normalizing(warehouse: Path, dates: Iterable[date]) -> Iterator[list[date]]:
+def normalizing(warehouse: Warehouse, dates: Iterable[date]) -> Iterator[list[date]]:
     """Claim `dates` plus every landing date an earlier run abandoned mid-normalize; yield them.
 
     The caller normalizes what it is given, then calls `normalized`. While it works, its owner
@@ -140,7 +143,7 @@ def normalizing(warehouse: Path, dates: Iterable[date]) -> Iterator[list[date]]:
     that run (it will hand the date on to the hourly step itself).
     """
     owner = uuid.uuid4().hex
-    owners = warehouse / OWNERS_DIR
+    owners = location.of(warehouse).state_dir / OWNERS_DIR
     owners.mkdir(parents=True, exist_ok=True)
     lock_path = owners / f"{owner}.lock"
     with open(lock_path, "a") as lock:
@@ -164,7 +167,7 @@ def normalizing(warehouse: Path, dates: Iterable[date]) -> Iterator[list[date]]:
             lock_path.unlink(missing_ok=True)
 
 
-def normalized(warehouse: Path, dates: Iterable[date]) -> None:
+def normalized(warehouse: Warehouse, dates: Iterable[date]) -> None:
     """`dates` are fully normalized: the hourly step owes them now."""
     done = set(dates)
 

@@ -1,169 +1,364 @@
-"""The warehouse on disk: hive-partitioned Parquet (the source of truth) and a DuckDB views file.
+"""The warehouse: one Delta Lake table per registry table, the manifest, and a DuckDB views file.
 
-Every partition is exactly one file, written beside its final name and moved into place with
-`os.replace`, which is atomic on POSIX: a reader sees the old file or the new one, never half of
-either, and a writer killed mid-way leaves only a hidden `*.tmp` that no glob matches. DuckDB
-holds one writer per file and locks out readers in other processes, so `metrics.duckdb` only
-holds views over the Parquet; it is rebuilt aside and swapped in the same way.
+Every table lives at `<warehouse>/tables/<table>/` (hive-partitioned Parquet plus `_delta_log/`),
+on a local disk or under `s3://…` (metrics/warehouse/location.py). The one writer is `Batch`:
+a step stages one Parquet file per partition it rewrites (so memory is bounded by a partition,
+not by the batch) and commits them all as ONE Delta transaction that overwrites exactly the
+partitions it names (the partition-filter form of a predicate overwrite, `replaceWhere`). A
+reader sees all of a step's partitions or none; a writer killed before its commit leaves the
+previous version in place and only unreferenced files, which no reader lists and the
+maintenance vacuum removes.
+
+Readers go through the log, never a glob: files an overwrite removed stay on storage until they
+are vacuumed, so a glob would count them twice. `scan(..., versions=)` reads the table versions
+a manifest names (metrics/serve reads exactly those); without `versions` it reads the newest
+commit, which is what the write path wants.
+
+`manifest.json`, written last by every run, names the version of every table and a warehouse
+version number; each one is also kept as `manifests/<n>.json`, the history that time travel
+(`metrics query --version`) and vacuum's retention read. DuckDB holds one writer per file and
+locks out readers in other processes, so local `metrics.duckdb` only holds views over the
+explicit Parquet files of the manifest's versions, rebuilt aside and swapped in with
+`os.replace`; plain DuckDB opens it without extensions.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import time
 import uuid
-from collections.abc import Iterable
-from datetime import UTC
-from pathlib import Path
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from types import TracebackType
+from typing import Any
 
 import duckdb
 import polars as pl
-import pyarrow.parquet as pq
+import pyarrow as pa
+from deltalake import DeltaTable, Schema
+from deltalake.exceptions import TableNotFoundError
+from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from metrics.model import tables
 from metrics.model.tables import Table
+from metrics.warehouse import location
+from metrics.warehouse.location import Location, Warehouse
 
-PART_FILE = "part-0.parquet"
+TABLES_DIR = "tables"
 DUCKDB_FILE = "metrics.duckdb"
 MANIFEST_FILE = "manifest.json"
+MANIFESTS_DIR = "manifests"
 OBSERVATION_TABLES = tuple(t.name for t in tables.OBSERVATIONS)
 
 # Hive keys that are dates, so DuckDB and polars read them as DATE, not strings.
 DATE_KEYS = tables.DATE_KEYS
 
-
-def _name(table: Table | str) -> str:
-    return table.name if isinstance(table, Table) else table
+Versions = Mapping[str, int]
 
 
-def parquet_root(warehouse: Path) -> Path:
-    return warehouse / "parquet"
+def _entry(table: Table | str) -> Table:
+    return table if isinstance(table, Table) else tables.table(table)
 
 
-def table_dir(warehouse: Path, table: Table | str) -> Path:
-    return parquet_root(warehouse) / _name(table)
+def table_uri(warehouse: Warehouse, table: Table | str) -> str:
+    """Where an analyst points `pl.scan_delta`, `deltalake.DeltaTable` or `delta_scan`."""
+    return location.of(warehouse).join(TABLES_DIR, _entry(table).name)
 
 
-def partition_path(warehouse: Path, table: Table | str, key: str | None, value: str | None) -> Path:
-    base = table_dir(warehouse, table)
-    return (base / f"{key}={value}" if key else base) / PART_FILE
+def _arrow_type(dtype: pl.DataType) -> pa.DataType:
+    if dtype == pl.String:
+        return pa.string()
+    if dtype == pl.Int64:
+        return pa.int64()
+    if dtype == pl.Date:
+        return pa.date32()
+    if isinstance(dtype, pl.Datetime):
+        return pa.timestamp(dtype.time_unit, dtype.time_zone)
+    raise TypeError(f"no Delta type for {dtype}")  # the registry holds only the four above
 
 
-def write_parquet_atomic(df: pl.DataFrame, path: Path) -> int:
-    """Write `df` to `path` through a same-folder temp file and an atomic rename; return bytes.
+def arrow_schema(table: Table | str) -> pa.Schema:
+    """The Delta schema of a table: the file columns, then the partition key."""
+    entry = _entry(table)
+    return pa.schema([(n, _arrow_type(d)) for n, d in entry.read_schema.items()])
 
-    Statistics and a fixed compression make the bytes a pure function of the frame, so a re-run
-    of the same partition gives an identical file.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        # Left by a writer that was killed; partition writers are serialized, so it is dead.
-        stale.unlink(missing_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+
+def open_table(
+    warehouse: Warehouse, table: Table | str, version: int | None = None
+) -> DeltaTable | None:
+    """The Delta table at `version` (default: the newest), or None before its first commit."""
+    loc = location.of(warehouse)
     try:
-        df.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path.stat().st_size
+        return DeltaTable(
+            table_uri(loc, table), version=version, storage_options=loc.storage_options() or None
+        )
+    except TableNotFoundError:
+        return None
+
+
+def _stat(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _stats(df: pl.DataFrame) -> str:
+    """Delta file statistics (row count, min/max, nulls) so any engine can skip files."""
+    lows, highs = df.min().row(0, named=True), df.max().row(0, named=True)
+    nulls = df.null_count().row(0, named=True)
+    return json.dumps(
+        {
+            "numRecords": df.height,
+            "minValues": {k: _stat(v) for k, v in lows.items() if v is not None},
+            "maxValues": {k: _stat(v) for k, v in highs.items() if v is not None},
+            "nullCount": nulls,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A partition file written but not yet committed: what a worker process hands back to the
+    process that commits (AddAction is plain data, so it pickles)."""
+
+    table: str
+    value: str | None
+    action: AddAction
+    rows: int
+
+
+def stage(warehouse: Warehouse, table: Table | str, value: str | None, df: pl.DataFrame) -> Staged:
+    """Write `df` as a new Parquet file of partition `value`, invisible until a `Batch` commits
+    it. Statistics and a fixed compression make the bytes a pure function of the frame."""
+    loc, entry = location.of(warehouse), _entry(table)
+    frame = df.select(list(entry.schema))
+    key = entry.partition_key
+    folder = f"{key}={value}/" if key else ""
+    relative = f"{folder}part-{uuid.uuid4().hex}.zstd.parquet"
+    fs, base = loc.filesystem()
+    path = f"{base}/{TABLES_DIR}/{entry.name}/{relative}"
+    if loc.is_local:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    with fs.open_output_stream(path) as out:
+        frame.write_parquet(
+            out,  # type: ignore[arg-type]  # a pyarrow NativeFile is a binary IO
+            compression="zstd",
+            compression_level=3,
+            statistics=True,
+        )
+    size = fs.get_file_info(path).size or 0
+    partition = {key: value} if key else {}
+    action = AddAction(relative, size, partition, int(time.time() * 1000), True, _stats(frame))
+    return Staged(entry.name, value, action, frame.height)
+
+
+class Batch:
+    """One Delta commit replacing some partitions of one table (or all of an unpartitioned one).
+
+    `put(value, df)` stages the partition's Parquet file at once (`adopt` takes one staged by
+    another process); `drop(value)` names a partition to empty; leaving the `with` block commits
+    them all, or, on an exception, commits nothing (the previous version stays). Nothing staged
+    is visible before the commit.
+    """
+
+    def __init__(self, warehouse: Warehouse, table: Table | str) -> None:
+        self.location = location.of(warehouse)
+        self.table = _entry(table)
+        self.uri = table_uri(self.location, self.table)
+        self.key = self.table.partition_key
+        self.actions: list[AddAction | RemoveAction] = []
+        self.values: set[str] = set()
+        self.bytes = 0
+        self.rows = 0
+        self.version: int | None = None
+
+    def put(self, value: str | None, df: pl.DataFrame) -> int:
+        """Stage `df` as the whole content of partition `value`; return the bytes written."""
+        staged = stage(self.location, self.table, value, df)
+        self.adopt(staged)
+        return staged.action.size
+
+    def adopt(self, staged: Staged) -> None:
+        """Add a partition file staged elsewhere (a worker process) to this commit."""
+        assert staged.table == self.table.name, (staged.table, self.table.name)
+        self.actions.append(staged.action)
+        if staged.value is not None:
+            self.values.add(staged.value)
+        self.bytes += staged.action.size
+        self.rows += staged.rows
+
+    def drop(self, value: str) -> None:
+        """Empty partition `value` in this commit (a rebuild no longer produces it)."""
+        self.values.add(value)
+
+    def commit(self) -> int | None:
+        """Publish the staged partitions as one version; None when there was nothing to do."""
+        if self.key and not self.values:
+            return None
+        schema = arrow_schema(self.table)
+        partition_by = [self.key] if self.key else None
+        current = open_table(self.location, self.table)
+        if current is None:
+            create_table_with_add_actions(
+                self.uri,
+                Schema.from_arrow(schema),
+                [a for a in self.actions if isinstance(a, AddAction)],
+                mode="append",
+                partition_by=partition_by,
+                storage_options=self.location.storage_options() or None,
+            )
+        else:
+            filters = [(self.key, "in", sorted(self.values))] if self.key else None
+            current.create_write_transaction(
+                self.actions,
+                mode="overwrite",
+                schema=schema,
+                partition_by=partition_by,
+                partition_filters=filters,
+            )
+        table = open_table(self.location, self.table)
+        assert table is not None  # committed just now
+        self.version = table.version()
+        return self.version
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if kind is None:
+            self.commit()
 
 
 def write_partition(
-    warehouse: Path,
+    warehouse: Warehouse,
     table: Table | str,
     df: pl.DataFrame,
     key: str | None = None,
     value: str | None = None,
-) -> tuple[Path, int]:
-    """Replace one partition (or the whole unpartitioned table) with `df`."""
-    path = partition_path(warehouse, table, key, value)
-    return path, write_parquet_atomic(df, path)
+) -> tuple[str, int]:
+    """Replace one partition (or the whole unpartitioned table) with `df`, as one commit;
+    return the table's URI and the bytes written."""
+    with Batch(warehouse, table) as batch:
+        size = batch.put(value, df)
+    return batch.uri, size
 
 
-def remove_partitions(warehouse: Path, table: Table | str, key: str, values: Iterable[str]) -> None:
-    """Drop partitions that a rebuild no longer produces (their file first, then the folder)."""
-    for value in values:
-        path = partition_path(warehouse, table, key, value)
-        path.unlink(missing_ok=True)
-        if path.parent.exists() and not any(path.parent.iterdir()):
-            path.parent.rmdir()
-
-
-def partition_values(warehouse: Path, table: Table | str, key: str) -> list[str]:
-    """The values of `key` that have a partition file, sorted."""
-    base = table_dir(warehouse, table)
-    if not base.is_dir():
+def partition_values(
+    warehouse: Warehouse, table: Table | str, key: str, versions: Versions | None = None
+) -> list[str]:
+    """The values of `key` that have a partition in the version read, sorted."""
+    dt = _pinned(warehouse, table, versions)
+    if dt is None:
         return []
-    prefix = f"{key}="
-    return sorted(
-        p.name[len(prefix) :]
-        for p in base.iterdir()
-        if p.name.startswith(prefix) and (p / PART_FILE).is_file()
-    )
+    return sorted({str(p[key]) for p in dt.partitions() if p.get(key) is not None})
 
 
-def glob(warehouse: Path, table: Table | str) -> str:
-    """The path pattern an analyst pastes into DuckDB's read_parquet or polars' scan_parquet."""
-    base = table_dir(warehouse, table)
-    partitioned = base.is_dir() and any(p.is_dir() for p in base.iterdir())
-    return str(base / "**" / "*.parquet") if partitioned else str(base / PART_FILE)
+def _pinned(
+    warehouse: Warehouse, table: Table | str, versions: Versions | None
+) -> DeltaTable | None:
+    name = _entry(table).name
+    if versions is None:
+        return open_table(warehouse, table)
+    if name not in versions:
+        return None
+    return open_table(warehouse, table, versions[name])
 
 
-def scan(warehouse: Path, table: Table | str, values: Iterable[str] | None = None) -> pl.LazyFrame:
+def files(
+    warehouse: Warehouse,
+    table: Table | str,
+    values: Iterable[str] | None = None,
+    versions: Versions | None = None,
+) -> list[str]:
+    """The Parquet files (absolute paths or URIs) of a table version, or of some partitions."""
+    entry = _entry(table)
+    dt = _pinned(warehouse, entry, versions)
+    if dt is None:
+        return []
+    if values is None or entry.partition_key is None:
+        return sorted(dt.file_uris())
+    wanted = sorted(set(values))
+    if not wanted:
+        return []
+    return sorted(dt.file_uris(file_pruning_predicate=[(entry.partition_key, "in", wanted)]))
+
+
+def _polars_options(loc: Location) -> dict[str, str] | None:
+    if loc.is_local:
+        return None
+    options = loc.storage_options()
+    options.pop("aws_conditional_put", None)
+    return {k.lower(): v for k, v in options.items()}
+
+
+def scan(
+    warehouse: Warehouse,
+    table: Table | str,
+    values: Iterable[str] | None = None,
+    versions: Versions | None = None,
+) -> pl.LazyFrame:
     """The one way to read a table: a lazy scan of all of it, or of the partitions whose key has
-    one of `values`, with the file columns then the hive key (typed as the registry says).
+    one of `values`, with the file columns then the key (typed as the registry says), at the
+    version `versions` names (default: the newest).
 
     A table, or a partition, without a file reads as nothing: an absent table is an empty frame
     with the registry's schema, never an error.
     """
-    entry = tables.table(_name(table))
+    entry = _entry(table)
+    loc = location.of(warehouse)
+    found = files(loc, entry, values, versions)
+    if not found:
+        return pl.LazyFrame(schema=entry.read_schema)
+    options = _polars_options(loc)
     key = entry.partition
     if key is None:
-        path = partition_path(warehouse, entry, None, None)
-        files = [path] if path.is_file() else []
-    else:
-        wanted = partition_values(warehouse, entry, key.name) if values is None else values
-        files = [
-            path
-            for value in wanted
-            if (path := partition_path(warehouse, entry, key.name, value)).is_file()
-        ]
-    if not files:
-        return pl.LazyFrame(schema=entry.read_schema)
-    if key is None:
-        return pl.scan_parquet(files)
-    return pl.scan_parquet(files, hive_partitioning=True, hive_schema={key.name: key.dtype})
+        return pl.scan_parquet(found, storage_options=options)
+    return pl.scan_parquet(
+        found,
+        hive_partitioning=True,
+        hive_schema={key.name: key.dtype},
+        storage_options=options,
+    ).select(list(entry.read_schema))
 
 
 def read(
-    warehouse: Path,
+    warehouse: Warehouse,
     table: Table | str,
     values: Iterable[str] | None = None,
     columns: Iterable[str] | None = None,
+    versions: Versions | None = None,
 ) -> pl.DataFrame:
     """`scan` collected: the table or the given partitions, optionally only some columns."""
-    frame = scan(warehouse, table, values)
+    frame = scan(warehouse, table, values, versions)
     return (frame.select(list(columns)) if columns is not None else frame).collect()
 
 
-def tables_on_disk(warehouse: Path) -> list[str]:
-    root = parquet_root(warehouse)
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.rglob("*.parquet")))
+def current_versions(warehouse: Warehouse) -> dict[str, int]:
+    """The newest committed version of every table that has one."""
+    found = {}
+    for entry in tables.TABLES:
+        dt = open_table(warehouse, entry)
+        if dt is not None:
+            found[entry.name] = dt.version()
+    return found
 
 
-def _view_query(warehouse: Path, entry: Table, on_disk: set[str]) -> str:
-    """The Parquet files of a table, or, before it has any, no rows with the registry's columns."""
-    if entry.name in on_disk:
-        pattern = glob(warehouse, entry).replace("'", "''")
-        return (
-            f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, "
-            "union_by_name = true)"
-        )
+def _view_query(file_list: list[str], entry: Table) -> str:
+    """The explicit Parquet files of a table version, or, before it has any, no rows with the
+    registry's columns."""
+    if file_list:
+        quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in file_list)
+        hive = ", hive_partitioning = true" if entry.partition_key else ""
+        return f"SELECT * FROM read_parquet([{quoted}]{hive}, union_by_name = true)"
     columns = ", ".join(
         f'CAST(NULL AS {tables.sql_type(dtype)}) AS "{name}"'
         for name, dtype in entry.read_schema.items()
@@ -171,66 +366,94 @@ def _view_query(warehouse: Path, entry: Table, on_disk: set[str]) -> str:
     return f"SELECT {columns} WHERE false"
 
 
-def rebuild_views(warehouse: Path) -> Path:
-    """Rebuild `metrics.duckdb` (one view per registry table) aside, then swap it in atomically.
+def rebuild_views(warehouse: Warehouse, versions: Versions | None = None) -> str | None:
+    """Rebuild local `metrics.duckdb` (one view per registry table over the files of `versions`,
+    default the newest) aside, then swap it in atomically; None for an object-store warehouse,
+    where engines read the Delta tables themselves.
 
     Views use absolute paths so the file works from any working directory; readers that hold the
-    old file open keep reading it until they reconnect.
+    old file open keep reading it until they reconnect (vacuum keeps retained versions' files).
     """
-    warehouse.mkdir(parents=True, exist_ok=True)
-    final = warehouse / DUCKDB_FILE
-    tmp = warehouse / f".{DUCKDB_FILE}.{uuid.uuid4().hex}.tmp"
+    loc = location.of(warehouse)
+    if not loc.is_local:
+        return None
+    pinned = dict(current_versions(loc) if versions is None else versions)
+    loc.path.mkdir(parents=True, exist_ok=True)
+    final = loc.path / DUCKDB_FILE
+    tmp = loc.path / f".{DUCKDB_FILE}.{uuid.uuid4().hex}.tmp"
     try:
         con = duckdb.connect(str(tmp))
         try:
-            on_disk = set(tables_on_disk(warehouse))
             for entry in tables.TABLES:
-                con.execute(
-                    f'CREATE VIEW "{entry.name}" AS {_view_query(warehouse, entry, on_disk)}'
-                )
+                query = _view_query(files(loc, entry, versions=pinned), entry)
+                con.execute(f'CREATE VIEW "{entry.name}" AS {query}')
             con.execute("CHECKPOINT")
         finally:
             con.close()
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
-        Path(f"{tmp}.wal").unlink(missing_ok=True)
-    return final
+        tmp.with_name(f"{tmp.name}.wal").unlink(missing_ok=True)
+    return str(final)
 
 
-def as_of(warehouse: Path) -> str | None:
+def as_of(warehouse: Warehouse, versions: Versions | None = None) -> str | None:
     """The latest `collected_at` of any observation, as spec §5's `as_of` wants it.
 
-    Read from the Parquet footers' column statistics, so it costs a few bytes per file rather
-    than a scan of every observation.
+    Read from the Delta log's file statistics, so it costs no data file read at all.
     """
-    latest = None
+    latest: datetime | None = None
     for entry in tables.OBSERVATIONS:
-        for path in sorted(table_dir(warehouse, entry).glob("*/" + PART_FILE)):
-            meta = pq.ParquetFile(path).metadata
-            column = meta.schema.to_arrow_schema().get_field_index("collected_at")
-            for group in range(meta.num_row_groups):
-                stats = meta.row_group(group).column(column).statistics
-                if (
-                    stats is not None
-                    and stats.has_min_max
-                    and (latest is None or stats.max > latest)
-                ):
-                    latest = stats.max
-    return latest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if latest is not None else None
+        dt = _pinned(warehouse, entry, versions)
+        if dt is None:
+            continue
+        adds = pl.DataFrame(dt.get_add_actions(flatten=True))
+        column = "max.collected_at"
+        if column in adds.columns and adds.height:
+            value = adds[column].max()
+            if isinstance(value, datetime) and (latest is None or value > latest):
+                latest = value
+    if latest is None:
+        return None
+    aware = latest if latest.tzinfo else latest.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def write_manifest(warehouse: Path) -> dict[str, object]:
-    """Publish `manifest.json` last: its `version` changes whenever any Parquet file was
-    replaced, which is how a long-lived reader knows to reload."""
-    digest = hashlib.sha256()
-    root = parquet_root(warehouse)
-    for path in sorted(root.rglob("*.parquet")) if root.is_dir() else []:
-        stat = path.stat()
-        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    manifest: dict[str, object] = {"version": digest.hexdigest()[:16], "as_of": as_of(warehouse)}
-    target = warehouse / MANIFEST_FILE
-    tmp = warehouse / f".{MANIFEST_FILE}.{uuid.uuid4().hex}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    os.replace(tmp, target)
+def read_manifest(warehouse: Warehouse, number: int | None = None) -> dict[str, Any]:
+    """`manifest.json` (or the kept `manifests/<number>.json`), or `{}` before the first run."""
+    loc = location.of(warehouse)
+    name = MANIFEST_FILE if number is None else f"{MANIFESTS_DIR}/{number:08d}.json"
+    text = loc.read_text(name)
+    return json.loads(text) if text else {}
+
+
+def manifest_numbers(warehouse: Warehouse) -> list[int]:
+    """The warehouse versions whose manifest is kept, oldest first."""
+    names = location.of(warehouse).list(MANIFESTS_DIR)
+    return sorted(int(n.removesuffix(".json")) for n in names if n.removesuffix(".json").isdigit())
+
+
+def write_manifest(
+    warehouse: Warehouse, versions: Versions | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Publish the manifest last: the newest version of every table, a warehouse version one
+    above the last, `as_of`, and when it was published. Kept first as `manifests/<n>.json`
+    (history for time travel), then swapped in as `manifest.json`, which long-lived readers
+    watch."""
+    loc = location.of(warehouse)
+    versions = dict(current_versions(loc) if versions is None else versions)
+    previous = read_manifest(loc)
+    number = int(previous.get("version") or 0)
+    if previous.get("tables") == versions:
+        return previous  # nothing committed since: same state, same number
+    stamp = (now or datetime.now(UTC)).astimezone(UTC)
+    manifest: dict[str, Any] = {
+        "version": number + 1,
+        "tables": versions,
+        "as_of": as_of(loc, versions),
+        "published_at": stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+    text = json.dumps(manifest, indent=2, sort_keys=True)
+    loc.write_text(f"{MANIFESTS_DIR}/{number + 1:08d}.json", text)
+    loc.write_text(MANIFEST_FILE, text)
     return manifest

@@ -1,55 +1,78 @@
-"""A writer killed mid-write leaves the previous files readable, and the next run is clean."""
+"""A writer killed mid-commit leaves the previous versions readable, and the next run is clean."""
 
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from metrics.ingest.normalize import landing_dates
+from metrics.model.tables import Column, Table
 from metrics.warehouse import storage
-from tests.helpers.pipeline import make_landing, parquet_digests, run
+from tests.helpers.pipeline import make_landing, run, table_digests
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# A two-partition table outside the registry: each commit writes generation `g` to both days.
 WRITER = """
 import sys, polars as pl
-from pathlib import Path
+from metrics.model.tables import Column, Table
 from metrics.warehouse import storage
-n = 3_000_000
-df = pl.DataFrame({"k": pl.arange(0, n, eager=True), "v": pl.arange(0, n, eager=True) * 7})
+from tests.e2e.test_atomic import TWO_DAYS
+n = 1_000_000
 print("writing", flush=True)
+g = 1
 while True:
-    storage.write_parquet_atomic(df, Path(sys.argv[1]))
+    with storage.Batch(sys.argv[1], TWO_DAYS) as batch:
+        for day in ("2026-03-01", "2026-03-02"):
+            batch.put(day, pl.DataFrame({"k": pl.arange(0, n, eager=True), "g": [g] * n}))
+    g += 1
 """
 
+TWO_DAYS = Table(
+    "two_days",
+    "test",
+    "a row per k per generation",
+    (Column("k", pl.Int64(), "key"), Column("g", pl.Int64(), "generation")),
+    "transform",
+    partition=Column("day", pl.Date(), "day"),
+)
 
-def test_killed_writer_never_exposes_half_a_file(tmp_path: Path) -> None:
-    path = tmp_path / "t" / "day=2026-03-01" / "part-0.parquet"
-    before = pl.DataFrame({"k": [1, 2, 3], "v": [7, 14, 21]})
-    storage.write_parquet_atomic(before, path)
+
+def test_killed_writer_never_exposes_half_a_commit(tmp_path: Path) -> None:
+    warehouse = tmp_path / "wh"
+    with storage.Batch(warehouse, TWO_DAYS) as batch:
+        for day in ("2026-03-01", "2026-03-02"):
+            batch.put(day, pl.DataFrame({"k": [1, 2, 3], "g": [0, 0, 0]}))
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", WRITER, str(warehouse)], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
-    deadline = time.monotonic() + 60
-    while not list(path.parent.glob(".*.tmp")):  # kill while a temp file is being written
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.001)
+    time.sleep(random.uniform(1.0, 4.0))  # somewhere in a stage, a commit, or between them
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    after = pl.read_parquet(path)  # whatever is in place is a whole file
-    assert after.equals(before) or after.height == 3_000_000
-    assert [p.name for p in path.parent.glob("*.parquet")] == ["part-0.parquet"]
-    storage.write_parquet_atomic(before, path)
-    assert not list(path.parent.glob(".*.tmp"))
-    assert pl.read_parquet(path).equals(before)
+    committed = storage.open_table(warehouse, TWO_DAYS)
+    assert committed is not None
+    for version in range(committed.version() + 1):  # every version reads whole
+        frame = storage.read(warehouse, TWO_DAYS, versions={"two_days": version})
+        per_day = frame.group_by("day").agg(pl.col("g").unique(), pl.len())
+        assert per_day.height == 2
+        gens = {tuple(g) for g in per_day["g"].to_list()}
+        assert len(gens) == 1 and len(next(iter(gens))) == 1  # both days, one generation
+        assert set(per_day["len"]) == ({3} if version == 0 else {1_000_000})
+    with storage.Batch(warehouse, TWO_DAYS) as batch:  # the next writer commits cleanly
+        batch.put("2026-03-01", pl.DataFrame({"k": [9], "g": [-1]}))
+    after = storage.read(warehouse, TWO_DAYS).sort("day")
+    assert after.filter(pl.col("day") == date(2026, 3, 1))["g"].to_list() == [-1]
+    assert after.filter(pl.col("day") == date(2026, 3, 2))["g"].n_unique() == 1
 
 
 @pytest.mark.xdist_group("pipeline")
@@ -58,7 +81,7 @@ def test_killed_run_leaves_the_previous_warehouse(tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse"
     days = landing_dates(raw)
     run(raw, warehouse, days[0], days[-1])
-    before = parquet_digests(warehouse)
+    before = table_digests(warehouse)
     env = {
         "PATH": "/usr/bin:/bin",
         "DAGSTER_HOME": str(tmp_path / "dh"),
@@ -79,12 +102,15 @@ def test_killed_run_leaves_the_previous_warehouse(tmp_path: Path) -> None:
             break
     os.killpg(proc.pid, signal.SIGKILL)  # the run and its parsing workers, all at once
     proc.wait()
-    # Every table still reads, and holds what it held before (a re-run writes the same bytes).
+    # The published versions still read, whole, as before; so does the newest commit of every
+    # table (a killed run commits a table whole or not at all, and a re-run commits the same rows).
+    published = storage.read_manifest(warehouse)["tables"]
     for table in ("post_observations", "post_hourly", "rollup_day", "quarantine"):
-        assert storage.scan(warehouse, table).collect().height > 0
-    assert parquet_digests(warehouse) == before
+        assert storage.scan(warehouse, table, versions=published).collect().height > 0
+    assert table_digests(warehouse, published) == before
+    assert table_digests(warehouse) == before
     run(raw, warehouse, days[0], days[-1])
-    assert parquet_digests(warehouse) == before
+    assert table_digests(warehouse) == before
 
 
 def test_parsing_workers_exit_when_their_run_is_killed() -> None:

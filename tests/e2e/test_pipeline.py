@@ -14,7 +14,7 @@ import pytest
 
 from metrics.ingest.normalize import landing_dates
 from metrics.model.measures import POST_METRICS
-from tests.helpers.pipeline import make_landing, parquet_digests, run, table
+from tests.helpers.pipeline import make_landing, run, table, table_digests
 
 pytestmark = pytest.mark.xdist_group("pipeline")
 
@@ -176,14 +176,14 @@ def test_moved_account_carries_its_whole_history(built) -> None:
     assert earliest.date() < date.fromisoformat(move["landing_date"])
 
 
-def test_rerun_gives_identical_files(built, tmp_path: Path) -> None:
+def test_rerun_gives_identical_tables(built, tmp_path: Path) -> None:
     raw, warehouse, _ = built
-    before = parquet_digests(warehouse)
+    before = table_digests(warehouse)
     days = landing_dates(raw)
     run(raw, warehouse, days[0], days[-1])
-    assert parquet_digests(warehouse) == before
+    assert table_digests(warehouse) == before
     run(raw, warehouse, days[2], days[2])
-    assert parquet_digests(warehouse) == before
+    assert table_digests(warehouse) == before
 
 
 def test_backfill_then_nightlies_equals_one_backfill(built, tmp_path: Path) -> None:
@@ -196,7 +196,7 @@ def test_backfill_then_nightlies_equals_one_backfill(built, tmp_path: Path) -> N
     while day <= days[-1]:
         run(raw, stepwise, day, day)
         day += timedelta(days=1)
-    assert parquet_digests(stepwise) == parquet_digests(warehouse)
+    assert table_digests(stepwise) == table_digests(warehouse)
 
 
 def test_views_file_answers_in_duckdb(built) -> None:
@@ -253,7 +253,7 @@ def test_slicing_posts_changes_nothing(
     monkeypatch.setattr(refresh, "POSTS_PER_SLICE", 7)
     days = landing_dates(raw)
     run(raw, tmp_path / "sliced", days[0], days[-1])
-    assert parquet_digests(tmp_path / "sliced") == parquet_digests(warehouse)
+    assert table_digests(tmp_path / "sliced") == table_digests(warehouse)
 
 
 def test_a_reader_of_the_views_file_survives_a_run(built) -> None:

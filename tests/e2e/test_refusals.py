@@ -20,7 +20,7 @@ from assets.resources import WarehouseResource
 from metrics.ingest.normalize import landing_dates
 from metrics.warehouse import storage
 from pipelines.definitions import all_assets
-from tests.helpers.pipeline import make_landing, parquet_digests, run
+from tests.helpers.pipeline import make_landing, run, table_digests
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.xdist_group("pipeline")
@@ -50,7 +50,7 @@ def test_the_exact_command_is_refused_and_every_answer_is_unchanged(
     served: tuple[Path, Path, list], tmp_path: Path
 ) -> None:
     _, warehouse, days = served
-    before, answers = parquet_digests(warehouse), _answers(warehouse)
+    before, answers = table_digests(warehouse), _answers(warehouse)
     manifest = (warehouse / "manifest.json").read_text()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -69,7 +69,7 @@ def test_the_exact_command_is_refused_and_every_answer_is_unchanged(
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "the landing zone /nonexistent does not exist" in proc.stderr
     assert "point --raw or METRICS_RAW_DIR at the landing zone" in proc.stderr
-    assert parquet_digests(warehouse) == before
+    assert table_digests(warehouse) == before
     assert (warehouse / "manifest.json").read_text() == manifest
     assert _answers(warehouse) == answers
     assert any(a["totals"]["views"] for a in answers)  # the answers say something
@@ -79,7 +79,7 @@ def test_through_dagster_the_blocking_check_fails_and_nothing_is_written(
     served: tuple[Path, Path, list], tmp_path: Path
 ) -> None:
     _, warehouse, days = served
-    before = parquet_digests(warehouse)
+    before = table_digests(warehouse)
     empty = tmp_path / "raw"
     (empty / "tiktok" / days[-1].isoformat()).mkdir(parents=True)  # a zone without a catalog
     result = dg.materialize(
@@ -98,4 +98,4 @@ def test_through_dagster_the_blocking_check_fails_and_nothing_is_written(
     assert isinstance(problems, list) and "no catalog snapshot in reach" in problems[0]
     ran = {e.step_key for e in result.all_events if e.is_step_success}
     assert ran == set()  # the catalog step failed; nothing after it ran
-    assert parquet_digests(warehouse) == before
+    assert table_digests(warehouse) == before

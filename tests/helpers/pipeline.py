@@ -12,8 +12,10 @@ import dagster as dg
 import polars as pl
 
 from assets.resources import WarehouseResource
+from metrics.model import tables
 from metrics.sample import generate
 from metrics.warehouse import storage
+from metrics.warehouse.location import Warehouse
 from pipelines.definitions import all_assets
 
 START = date(2026, 3, 6)
@@ -31,7 +33,7 @@ def make_landing(root: Path, **overrides: object) -> tuple[Path, dict]:
 
 def run(
     raw: Path,
-    warehouse: Path,
+    warehouse: Warehouse,
     first: date,
     last: date,
     instance: dg.DagsterInstance | None = None,
@@ -51,15 +53,27 @@ def run(
     return result
 
 
-def table(warehouse: Path, name: str) -> pl.DataFrame:
+def table(warehouse: Warehouse, name: str) -> pl.DataFrame:
     """A whole table as the pipeline wrote it, hive key included (metrics/warehouse/storage.py)."""
     return storage.read(warehouse, name)
 
 
-def parquet_digests(warehouse: Path) -> dict[str, str]:
-    """Every Parquet file's bytes, by path: equal digests mean identical tables."""
-    root = storage.parquet_root(warehouse)
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*.parquet"))
-    }
+def table_digests(warehouse: Warehouse, versions: storage.Versions | None = None) -> dict[str, str]:
+    """A digest of every partition's rows, read through the Delta log (the newest commit, or
+    the versions given), by `<table>/<key>=<value>`: equal digests mean identical table content.
+
+    Delta file names are random and an overwrite leaves the replaced files on storage until a
+    vacuum, so "identical" is about what a reader sees, not about bytes on disk. Rows are sorted
+    on every column, so the digest ignores row order but not multiplicity: a duplicated row
+    changes it.
+    """
+    digests = {}
+    for entry in tables.TABLES:
+        frame = storage.read(warehouse, entry, versions=versions)
+        key = entry.partition_key
+        groups = frame.partition_by(key, as_dict=True) if key and frame.height else {}
+        parts = {f"{key}={k[0]}": g for k, g in groups.items()} if key else {"": frame}
+        for name, part in parts.items():
+            canonical = part.sort(part.columns).write_csv().encode()
+            digests[f"{entry.name}/{name}"] = hashlib.sha256(canonical).hexdigest()
+    return digests

@@ -95,10 +95,11 @@ def _followers_frame(rows: Iterable[FollowerRow]) -> pl.DataFrame:
 def _write_by(warehouse: Path, table: Table, frame: pl.DataFrame, expr: pl.Expr) -> None:
     """Replace the table's partitions with `frame` split by its hive key = `expr` (a date)."""
     keyed = frame.with_columns(expr.dt.date().cast(pl.String).alias("_key"))
-    for (value,), part in keyed.partition_by("_key", as_dict=True).items():
-        storage.write_partition(
-            warehouse, table, part.drop("_key"), table.partition_key, str(value)
-        )
+    with storage.Batch(warehouse, table) as batch:
+        for old in storage.partition_values(warehouse, table, str(table.partition_key)):
+            batch.drop(old)
+        for (value,), part in keyed.partition_by("_key", as_dict=True).items():
+            batch.put(str(value), part.drop("_key"))
 
 
 def write_frames(
@@ -109,12 +110,9 @@ def write_frames(
     followers: pl.DataFrame,
 ) -> Path:
     """Write a warehouse from frames (schemas POSTS, POST_HOURLY, FOLLOWER_OBSERVATIONS),
-    replacing what `root` held, and publish its manifest."""
+    replacing what `root` held (each table overwritten whole, one commit), and publish its
+    manifest as the next warehouse version."""
     entities, accounts = parse_snapshot(json.dumps(catalog).encode(), "fixture")
-    parquet = storage.parquet_root(root)
-    if parquet.is_dir():
-        for old in parquet.rglob("*.parquet"):
-            old.unlink()
     storage.write_partition(root, CATALOG_ENTITIES_TABLE, entities)
     storage.write_partition(root, CATALOG_ACCOUNTS_TABLE, accounts)
     storage.write_partition(root, POSTS_TABLE, posts)
@@ -123,7 +121,9 @@ def write_frames(
     for granularity, table in ROLLUPS.items():
         rollup = build_rollups(hourly, posts, accounts, followers, granularity=granularity)
         _write_by(root, table, rollup, pl.col("bucket_start"))
-    storage.write_manifest(root)
+    versions = storage.current_versions(root)
+    storage.rebuild_views(root, versions)  # as the pipeline publishes: views, then the manifest
+    storage.write_manifest(root, versions)
     return root
 
 

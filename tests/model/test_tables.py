@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 
 from metrics.model import dictionary, tables
 from metrics.model.tables import TABLES
@@ -43,16 +44,19 @@ def test_registry_names_are_unique_and_keys_are_dates() -> None:
 def test_every_table_the_pipeline_writes_is_in_the_registry_with_its_columns(
     warehouse: Path,
 ) -> None:
-    root = storage.parquet_root(warehouse)
-    written = sorted(p.name for p in root.iterdir() if p.is_dir())
+    root = warehouse / storage.TABLES_DIR
+    written = sorted(p.name for p in root.iterdir() if (p / "_delta_log").is_dir())
     assert written == sorted(t.name for t in TABLES)
     for t in TABLES:
-        files = sorted(storage.table_dir(warehouse, t).rglob("*.parquet"))
+        dt = DeltaTable(storage.table_uri(warehouse, t))
+        assert dt.metadata().partition_columns == ([t.partition_key] if t.partition_key else [])
+        assert [f.name for f in dt.schema().fields] == list(t.read_schema), t.name
+        files = storage.files(warehouse, t)
         assert files, t.name
         for path in files:
             # The hive key is in the folder name, never in the file.
-            expected = f"{t.partition_key}=" if t.partition_key else storage.PART_FILE
-            assert (path.parent.name if t.partition_key else path.name).startswith(expected)
+            if t.partition_key:
+                assert Path(path).parent.name.startswith(f"{t.partition_key}="), path
             on_disk = pl.read_parquet_schema(path)
             assert list(on_disk.items()) == list(t.schema.items()), path
         frame = storage.read(warehouse, t)
@@ -75,12 +79,9 @@ def test_reading_some_partitions_reads_exactly_those(warehouse: Path) -> None:
     assert set(first["landing_date"]) == {FIRST}
     whole = storage.read(warehouse, t)
     assert first.height == whole.filter(pl.col("landing_date") == FIRST).height
-    assert (
-        pq.ParquetFile(
-            storage.partition_path(warehouse, t, "landing_date", FIRST.isoformat())
-        ).metadata.num_rows
-        == first.height
-    )
+    (path,) = storage.files(warehouse, t, [FIRST.isoformat()])  # one file per partition
+    assert f"landing_date={FIRST.isoformat()}" in path
+    assert pq.ParquetFile(path).metadata.num_rows == first.height
 
 
 def test_every_registry_table_has_a_typed_view(warehouse: Path, tmp_path: Path) -> None:

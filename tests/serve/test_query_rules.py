@@ -627,9 +627,9 @@ def _files(root) -> dict[str, tuple[int, int]]:
 
 
 def test_queries_write_nothing(store):
-    before = _files(store.warehouse)
+    before = _files(store.warehouse.path)
     q(store, "project", "prj_a1", since="2026-03-01", until="2026-04-10", granularity="hour")
-    assert _files(store.warehouse) == before
+    assert _files(store.warehouse.path) == before
 
 
 def test_a_new_version_is_picked_up_while_queries_keep_running(tmp_path):

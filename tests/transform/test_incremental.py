@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from tests.helpers.landing import envelope, write_catalog, write_lines
-from tests.helpers.pipeline import parquet_digests, run, table
+from tests.helpers.pipeline import run, table, table_digests
 
 pytestmark = pytest.mark.xdist_group("pipeline")
 
@@ -49,7 +49,7 @@ def test_a_metric_missing_at_the_last_pull_is_rebuilt_from_its_own_last_value(
     stepwise = tmp_path / "stepwise"
     run(raw, stepwise, date(2026, 3, 1), date(2026, 3, 5))
     run(raw, stepwise, date(2026, 3, 6), date(2026, 3, 6))
-    assert parquet_digests(stepwise) == parquet_digests(whole)
+    assert table_digests(stepwise) == table_digests(whole)
 
     hours = table(whole, "post_hourly").sort("hour")
     views = dict(zip(hours["hour"], hours["views"], strict=True))
