@@ -10,6 +10,9 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export METRICS_RAW_DIR ?= $(CURDIR)/data/raw
 export METRICS_WAREHOUSE_DIR ?= $(CURDIR)/data/warehouse
+# METRICS_INSTANCE=postgres: the Dagster instance on PostgreSQL (pipelines/dagster.postgres.yaml,
+# DAGSTER_PG_* variables; docs/deployment.md). Default: SQLite in $(DAGSTER_HOME).
+INSTANCE_YAML := $(if $(filter postgres,$(METRICS_INSTANCE)),pipelines/dagster.postgres.yaml,pipelines/dagster.yaml)
 
 .PHONY: env demo test test-fast ui lint format bench clean
 
@@ -23,15 +26,16 @@ $(BIN)/metrics: $(UV) pyproject.toml uv.lock
 
 env: $(BIN)/metrics
 
-$(DAGSTER_HOME)/dagster.yaml: pipelines/dagster.yaml
+$(DAGSTER_HOME)/dagster.yaml: $(INSTANCE_YAML)
 	mkdir -p $(DAGSTER_HOME)
-	cp pipelines/dagster.yaml $@
+	cp $(INSTANCE_YAML) $@
 
 demo: env $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/metrics demo
 
 test: env
 	bash .ci/ensure-browser
+	bash .ci/ensure-postgres
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 test-fast: env

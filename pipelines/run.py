@@ -51,6 +51,13 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 INSTANCE_TEMPLATE = Path(__file__).with_name("dagster.yaml")
+# METRICS_INSTANCE picks the template an empty $DAGSTER_HOME gets: `sqlite` (the default, one
+# host) or `postgres` (dagster.postgres.yaml: runs, events and ticks in PostgreSQL).
+INSTANCE_ENV = "METRICS_INSTANCE"
+INSTANCE_TEMPLATES = {
+    "sqlite": INSTANCE_TEMPLATE,
+    "postgres": Path(__file__).with_name("dagster.postgres.yaml"),
+}
 
 PID_TAG = "metrics/pid"
 HOST_TAG = "metrics/host"
@@ -65,13 +72,36 @@ STOP_GRACE_SECONDS = 10.0
 EXIT_SLOT_TIMEOUT = 75  # EX_TEMPFAIL: try again once the blocking run is gone
 
 
+def instance_template() -> Path:
+    """The dagster.yaml that METRICS_INSTANCE names (default `sqlite`)."""
+    kind = os.environ.get(INSTANCE_ENV, "").strip().lower() or "sqlite"
+    if kind not in INSTANCE_TEMPLATES:
+        raise RunRefused(
+            f"{INSTANCE_ENV}={kind!r} is not an instance kind; use one of "
+            f"{', '.join(sorted(INSTANCE_TEMPLATES))} (default sqlite)."
+        )
+    return INSTANCE_TEMPLATES[kind]
+
+
 def ensure_dagster_home() -> Path:
-    """$DAGSTER_HOME (default .dagster_home) with our pools config, so CLI runs share the UI's."""
+    """$DAGSTER_HOME (default .dagster_home) with our pools config, so CLI runs share the UI's.
+
+    An existing dagster.yaml is the operator's and is kept; but asking for Postgres with
+    METRICS_INSTANCE while $DAGSTER_HOME holds an instance without it is refused, since the runs
+    would silently land in SQLite.
+    """
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve())))
     home.mkdir(parents=True, exist_ok=True)
+    template = instance_template()
     target = home / "dagster.yaml"
     if not target.exists():
-        shutil.copyfile(INSTANCE_TEMPLATE, target)
+        shutil.copyfile(template, target)
+    elif template == INSTANCE_TEMPLATES["postgres"] and "postgres:" not in target.read_text():
+        raise RunRefused(
+            f"{INSTANCE_ENV}=postgres, but {target} is not a Postgres instance; point "
+            f"DAGSTER_HOME at an empty folder (it gets {template.name}), or copy {template} "
+            "over that file."
+        )
     return home
 
 
