@@ -62,7 +62,9 @@ def test_backfill_and_nightly_on_postgres_equal_sqlite(pg: postgres.Postgres, tm
     ).split("\n")
     assert ranges == [days[0].isoformat(), days[-1].isoformat()]
     materialized = int(
-        pg.psql("SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'")
+        pg.psql(
+            "SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'"
+        )
     )
     assert materialized > 0
     pools = pg.psql("SELECT DISTINCT concurrency_key FROM concurrency_slots ORDER BY 1").split()

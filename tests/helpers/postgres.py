@@ -67,8 +67,22 @@ class Postgres:
     def psql(self, sql: str) -> str:
         """Run `sql` in the Dagster database over TCP with the test user; the output, unaligned."""
         out = subprocess.run(
-            [str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", USER]
-            + ["-d", DATABASE, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
+            [
+                str(self.bin / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                USER,
+                "-d",
+                DATABASE,
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ],
             env={**os.environ, "PGPASSWORD": PASSWORD},
             check=True,
             capture_output=True,
@@ -104,15 +118,29 @@ def start() -> Postgres:
     if owner:
         os.chown(pwfile, info.pw_uid, info.pw_gid)
     subprocess.run(
-        pg._cmd(str(bin_dir / "initdb"), "-D", str(pg.data), "-U", USER, "--pwfile", str(pwfile))
-        + ["--auth=scram-sha-256", "-E", "UTF8", "--no-sync"],
+        [
+            *pg._cmd(
+                str(bin_dir / "initdb"), "-D", str(pg.data), "-U", USER, "--pwfile", str(pwfile)
+            ),
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
         check=True,
         capture_output=True,
     )
     options = f"-p {pg.port} -k {root} -h 127.0.0.1 -c fsync=off"
     subprocess.run(
-        pg._cmd(str(bin_dir / "pg_ctl"), "-D", str(pg.data), "-l", str(root / "log"))
-        + ["-o", options, "-w", "-t", "60", "start"],
+        [
+            *pg._cmd(str(bin_dir / "pg_ctl"), "-D", str(pg.data), "-l", str(root / "log")),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
         check=True,
         capture_output=True,
     )
@@ -120,8 +148,16 @@ def start() -> Postgres:
     while True:
         try:
             subprocess.run(
-                [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(pg.port), "-U", USER]
-                + [DATABASE],
+                [
+                    str(bin_dir / "createdb"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(pg.port),
+                    "-U",
+                    USER,
+                    DATABASE,
+                ],
                 env={**os.environ, "PGPASSWORD": PASSWORD},
                 check=True,
                 capture_output=True,
