@@ -24,7 +24,7 @@ from metrics.cli.main import (
     share_path_flags,
 )
 from metrics.sample import generate
-from pipelines import run
+from pipelines import parallel, run
 
 EXIT_REFUSED = 2
 
@@ -42,7 +42,14 @@ def _run(first: date, last: date) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    return _run(*run.backfill_dates(args.since, args.until))
+    first, last = run.backfill_dates(args.since, args.until)
+    if args.parallel < 1:
+        raise run.RunRefused(f"--parallel {args.parallel}: give a number of runs, 1 or more")
+    if args.parallel == 1:
+        return _run(first, last)
+    run.refuse_empty_inputs()
+    run.prepare_instance()
+    return parallel.run_parallel(first, last, args.parallel)
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
@@ -75,6 +82,14 @@ def register(sub: Subcommands) -> None:
     )
     back.add_argument("--since", type=config.iso_date, help="first landing date (inclusive)")
     back.add_argument("--until", type=config.iso_date, help="last landing date (inclusive)")
+    back.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        metavar="N",
+        help="split the range into N runs executed at once, each in its own process "
+        "(default 1); the steps that rewrite shared tables take turns through the pools",
+    )
     back.set_defaults(func=cmd_backfill)
 
     night = sub.add_parser(

@@ -19,6 +19,7 @@ A run started here never outlives its process in the instance and never waits fo
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import select
 import shutil
@@ -106,8 +107,27 @@ def ensure_dagster_home() -> Path:
 
 
 def _instance() -> dg.DagsterInstance:
-    ensure_dagster_home()
-    return dg.DagsterInstance.get()
+    """The instance of $DAGSTER_HOME, its storage created (or migrated) by one process at a time.
+
+    A fresh instance creates its tables and stamps their schema version on first use; several
+    runs started at once on a new DAGSTER_HOME (a parallel backfill) would race at that and
+    leave two schema heads. A lock file in DAGSTER_HOME serializes that first use, and the
+    SQLite and Postgres storages alike are then past it.
+    """
+    home = ensure_dagster_home()
+    with open(home / ".instance.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        instance = dg.DagsterInstance.get()
+        instance.get_runs(limit=1)
+        instance.event_log_storage.get_concurrency_keys()
+        instance.schedule_storage  # noqa: B018  (created on first access)
+    return instance
+
+
+def prepare_instance() -> None:
+    """Create (or migrate) the instance's storage now, before processes share it."""
+    with _instance():
+        pass
 
 
 class RunRefused(Exception):
