@@ -48,6 +48,8 @@ ui: env $(DAGSTER_HOME)/dagster.yaml
 lint: env
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 	$(BIN)/python -m metrics.model.dictionary --check
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/check-jsonschema --schemafile deploy/values.schema.json deploy/values.yaml
 
 format: env
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
