@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from metrics import config
+from metrics.ingest.objects import RawRoot, raw_root
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -16,8 +17,9 @@ class WarehouseResource(dg.ConfigurableResource):
     warehouse_dir: str
 
     @property
-    def raw(self) -> Path:
-        return Path(self.raw_dir)
+    def raw(self) -> RawRoot:
+        """A local folder or an `s3://` prefix (metrics/ingest/objects.py)."""
+        return raw_root(self.raw_dir)
 
     @property
     def warehouse(self) -> Path:

@@ -7,6 +7,8 @@ import os
 from datetime import date
 from pathlib import Path
 
+from metrics.ingest.objects import RawRoot, raw_root
+
 RAW_ENV = "METRICS_RAW_DIR"
 FIRST_LANDING_ENV = "METRICS_FIRST_LANDING_DATE"
 DEFAULT_FIRST_LANDING = "2026-01-01"
@@ -15,8 +17,10 @@ DEFAULT_RAW = "data/raw"
 DEFAULT_WAREHOUSE = "data/warehouse"
 
 
-def raw_dir(flag: str | os.PathLike[str] | None = None) -> Path:
-    return Path(flag or os.environ.get(RAW_ENV) or DEFAULT_RAW).resolve()
+def raw_dir(flag: str | os.PathLike[str] | None = None) -> RawRoot:
+    """The landing zone: a local folder (resolved) or an `s3://bucket/prefix`
+    (metrics/ingest/objects.py)."""
+    return raw_root(flag or os.environ.get(RAW_ENV) or DEFAULT_RAW)
 
 
 def warehouse_dir(flag: str | os.PathLike[str] | None = None) -> Path:

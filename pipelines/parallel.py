@@ -24,16 +24,16 @@ import subprocess
 import sys
 import threading
 from datetime import date, timedelta
-from pathlib import Path
 from types import FrameType
 
 from metrics import config
 from metrics.ingest import layout
+from metrics.ingest.objects import RawRoot
 
 WORKERS_ENV = "METRICS_WORKERS"
 
 
-def landing_bytes(raw: Path, first: date, last: date) -> dict[date, int]:
+def landing_bytes(raw: RawRoot, first: date, last: date) -> dict[date, int]:
     """Bytes landed for each date first..last (0 for a date without files)."""
     sizes = {first + timedelta(days=i): 0 for i in range((last - first).days + 1)}
     for entry in layout.walk(raw):

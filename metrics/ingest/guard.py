@@ -23,6 +23,7 @@ from pathlib import Path
 
 from metrics.config import RAW_ENV, ConfigError
 from metrics.ingest.catalog import Catalog
+from metrics.ingest.objects import RawRoot
 from metrics.model.tables import CATALOG_ACCOUNTS_TABLE
 from metrics.warehouse import storage
 
@@ -60,7 +61,7 @@ def max_account_loss() -> float:
     return share
 
 
-def check_inputs(raw: Path, warehouse: Path, catalog: Catalog) -> Verdict:
+def check_inputs(raw: RawRoot, warehouse: Path, catalog: Catalog) -> Verdict:
     """Whether a run may write, with `catalog` the snapshot it would publish
     (metrics.ingest.catalog.load_catalog)."""
     served = storage.read(warehouse, CATALOG_ACCOUNTS_TABLE, columns=["social_account_id"])

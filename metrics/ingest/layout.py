@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from metrics.config import FIRST_LANDING_ENV, first_landing_date
+from metrics.ingest.objects import ObjectPath, RawRoot
 from metrics.model.platforms import PLATFORMS
 
 CATALOG_DIR = "catalog"
@@ -127,14 +128,18 @@ def _classify(parts: tuple[str, ...], mode: int, latest: date) -> tuple[str, str
     return "data", "", ""
 
 
-def walk(raw: Path, today: date | None = None, top: str | None = None) -> list[Entry]:
+def walk(raw: RawRoot, today: date | None = None, top: str | None = None) -> list[Entry]:
     """Every non-directory under `raw` (or under `raw/top`), classified, in path order.
 
     Directories are entered with `os.scandir` and `follow_symlinks=False`: a link is an entry of
     its own, never opened and never descended, so nothing outside the landing zone is read. A
     folder that cannot be listed is one stray entry (`unreadable_file`), not a silent gap.
+    On an object store (metrics/ingest/objects.py) the keys under the prefix are listed instead,
+    each a regular file with its LastModified as mtime, and classified by the same rules.
     """
     latest = latest_landing_date(today)
+    if isinstance(raw, ObjectPath):
+        return _walk_objects(raw, latest, top)
     out: list[Entry] = []
 
     def add(parts: tuple[str, ...], st: os.stat_result, kind: str, why: str, detail: str) -> None:
@@ -167,6 +172,18 @@ def walk(raw: Path, today: date | None = None, top: str | None = None) -> list[E
     return out
 
 
+def _walk_objects(raw: ObjectPath, latest: date, top: str | None) -> list[Entry]:
+    base = (top,) if top else ()
+    out = []
+    for obj in (raw / top if top else raw).list_objects():
+        parts = (*base, *obj.parts)
+        kind, why, detail = _classify(parts, stat.S_IFREG, latest)
+        day = partition_of(parts, obj.mtime_ns, latest)
+        out.append(Entry("/".join(parts), day, kind, obj.size, obj.mtime_ns, why, detail))
+    out.sort(key=lambda e: e.rel)
+    return out
+
+
 class UnreadableFile(Exception):
     """A file that could not be read whole; `detail` says why.
 
@@ -184,7 +201,7 @@ class UnreadableFile(Exception):
         self.tail = b""
 
 
-def read_blocks(path: Path, stop: int | None = None) -> Iterator[bytes]:
+def read_blocks(path: Path | ObjectPath, stop: int | None = None) -> Iterator[bytes]:
     """The decompressed bytes of a landing file in blocks of at most READ_BLOCK bytes.
 
     Gzip is inflated incrementally (several members, as `gzip` allows, and zero padding after
@@ -203,7 +220,7 @@ def read_blocks(path: Path, stop: int | None = None) -> Iterator[bytes]:
         yield block
 
 
-def _blocks(path: Path) -> Iterator[bytes]:
+def _blocks(path: Path | ObjectPath) -> Iterator[bytes]:
     member_start = 0
     done = 0
     try:

@@ -25,9 +25,10 @@ from metrics.ingest.normalize import (
     NORMALIZED_TABLES,
     Accounting,
     NormalizedPartition,
-    landing_files,
     normalize_partition,
+    partition_entries,
 )
+from metrics.ingest.objects import RawRoot
 from metrics.model.tables import (
     CATALOG_ACCOUNTS_TABLE,
     CATALOG_ENTITIES_TABLE,
@@ -88,7 +89,7 @@ def _write(warehouse: Path, part: NormalizedPartition) -> IngestStats:
 
 
 def ingest_landing_date(
-    raw: Path,
+    raw: RawRoot,
     warehouse: Path,
     landing_date: date,
     catalog: Catalog,
@@ -101,7 +102,7 @@ def ingest_landing_date(
 
 
 def ingest_landing_dates(
-    raw: Path,
+    raw: RawRoot,
     warehouse: Path,
     dates: list[date],
     catalog: Catalog,
@@ -116,7 +117,7 @@ def ingest_landing_dates(
         return
 
     def size(day: date) -> int:
-        return sum(p.stat().st_size for p in landing_files(raw, day, today))
+        return sum(e.size for e in partition_entries(raw, day, today) if e.kind == "data")
 
     ordered = sorted(dates, key=size, reverse=True)
     n = len(ordered)
@@ -132,7 +133,7 @@ def ingest_landing_dates(
 
 
 def normalize_landing_dates(
-    raw: Path,
+    raw: RawRoot,
     warehouse: Path,
     dates: list[date],
     catalog: Catalog,
@@ -148,7 +149,7 @@ def normalize_landing_dates(
     faults.point("normalize.written")
 
 
-def write_catalog_tables(raw: Path, warehouse: Path, catalog: Catalog | None = None) -> Catalog:
+def write_catalog_tables(raw: RawRoot, warehouse: Path, catalog: Catalog | None = None) -> Catalog:
     """Publish the newest catalog (`catalog`, when the caller has loaded it already) as
     `catalog_entities` and `catalog_accounts`."""
     catalog = catalog or load_catalog(raw)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from metrics.ingest import layout
+from metrics.ingest.objects import RawRoot
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,13 @@ class Cursor:
         return cls(int(data["mtime_ns"]), frozenset(data["at_mtime"]))
 
 
-def _landing_files(raw: Path) -> list[tuple[int, str, str]]:
+def _landing_files(raw: RawRoot) -> list[tuple[int, str, str]]:
     """(mtime_ns, relative path, landing partition) of every file of the landing zone, stray
     ones included: a file in the wrong place starts the run that quarantines it."""
     return [(e.mtime_ns, e.rel, e.landing_date.isoformat()) for e in layout.walk(raw)]
 
 
-def new_landing_files(raw: Path, cursor: Cursor) -> tuple[dict[str, list[str]], Cursor]:
+def new_landing_files(raw: RawRoot, cursor: Cursor) -> tuple[dict[str, list[str]], Cursor]:
     """New files grouped by landing date, and the cursor that remembers them."""
     fresh = [
         f
