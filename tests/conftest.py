@@ -7,11 +7,13 @@ are marked `e2e`, so `pytest -m "not e2e"` is the quick loop while editing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.object_store import ObjectStore, running_object_store
 from tests.helpers.warehouse import Warehouse, write_warehouse
 
 E2E = Path(__file__).parent / "e2e"
@@ -32,3 +34,21 @@ def hand_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Wareho
         return write_warehouse(tmp_path_factory.mktemp("wh"), data)
 
     return write
+
+
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
+    """A real S3 server (SeaweedFS `weed mini`) on free loopback ports with a fresh bucket, for
+    the whole session (one per xdist worker); stopped at the end.
+    See tests/helpers/object_store.py."""
+    with running_object_store(tmp_path_factory.mktemp("s3")) as store:
+        yield store
+
+
+@pytest.fixture
+def s3_prefix(object_store: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh `s3://<bucket>/<unique prefix>` on the session's server, with the AWS_* variables
+    that reach it set in this test's environment (and so in subprocesses it starts)."""
+    for name, value in object_store.env.items():
+        monkeypatch.setenv(name, value)
+    return object_store.uri(f"t-{uuid.uuid4().hex[:12]}")

