@@ -143,7 +143,9 @@ class ObjectPath:
         """A stream of the object's bytes, fetched as it is read."""
         if mode != "rb":
             raise ValueError("objects of the landing zone are only read")
-        return cast(BinaryIO, filesystem().open_input_stream(self._key))
+        # compression=None: pyarrow would otherwise inflate a `.gz` by its name; the layout's
+        # reader inflates it itself, member by member, with its own limits.
+        return cast(BinaryIO, filesystem().open_input_stream(self._key, compression=None))
 
     def read_bytes(self) -> bytes:
         with self.open() as src:
