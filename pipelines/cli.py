@@ -23,6 +23,7 @@ from metrics.cli.main import (
     export_paths,
     share_path_flags,
 )
+from metrics.ingest.objects import ObjectPath
 from metrics.sample import generate
 from pipelines import parallel, run
 
@@ -64,6 +65,11 @@ def cmd_clear_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Sample data (unless a landing zone is already there), the whole pipeline, an answer."""
     raw = config.raw_dir(args.raw)
+    if isinstance(raw, ObjectPath) and not (raw / "catalog").is_dir():
+        raise run.RunRefused(
+            f"{raw} holds no landing zone and `metrics demo` generates sample data only into a "
+            "folder; run it with a local --raw, or upload a landing zone under the prefix first."
+        )
     if not (raw / "catalog").is_dir():
         print(f"generating sample exports into {raw}", flush=True)
         if code := generate.main(["--out", str(raw), *demo.SAMPLE]):

@@ -109,3 +109,14 @@ def test_the_sensor_notices_a_late_object(zones: tuple[Path, ObjectPath], object
         out.write(b"{}\n")
     changes, _ = new_landing_files(remote, cursor)
     assert changes == {"2026-03-07": [rel]}
+
+
+def test_sample_data_is_never_written_to_a_folder_named_s3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines import cli
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["generate", "--out", "s3://bucket/raw"]) == 2
+    assert "writes a local folder" in capsys.readouterr().err
+    assert not (tmp_path / "s3:").exists()
