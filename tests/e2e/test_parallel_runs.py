@@ -33,7 +33,7 @@ from tests.helpers.pipeline import (
     table_contents,
 )
 
-pytestmark = pytest.mark.xdist_group("dagster")
+pytestmark = pytest.mark.xdist_group("parallel_runs")
 
 
 @given(

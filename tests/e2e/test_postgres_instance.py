@@ -19,7 +19,7 @@ from metrics.ingest.normalize import landing_dates
 from tests.helpers import postgres
 from tests.helpers.pipeline import base_env, cli, make_landing, project_answers, table_contents
 
-pytestmark = pytest.mark.xdist_group("dagster")
+pytestmark = pytest.mark.xdist_group("postgres")
 
 
 @pytest.fixture(scope="module")
