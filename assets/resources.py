@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from metrics import config
-from metrics.ingest.objects import RawRoot, raw_root
+from metrics.objects import RawRoot, raw_root
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -18,7 +18,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @property
     def raw(self) -> RawRoot:
-        """A local folder or an `s3://` prefix (metrics/ingest/objects.py)."""
+        """A local folder or an `s3://` prefix (metrics/objects.py)."""
         return raw_root(self.raw_dir)
 
     @property

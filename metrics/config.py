@@ -7,7 +7,7 @@ import os
 from datetime import date
 from pathlib import Path
 
-from metrics.ingest.objects import RawRoot, raw_root
+from metrics.objects import RawRoot, raw_root
 
 RAW_ENV = "METRICS_RAW_DIR"
 FIRST_LANDING_ENV = "METRICS_FIRST_LANDING_DATE"
@@ -19,7 +19,7 @@ DEFAULT_WAREHOUSE = "data/warehouse"
 
 def raw_dir(flag: str | os.PathLike[str] | None = None) -> RawRoot:
     """The landing zone: a local folder (resolved) or an `s3://bucket/prefix`
-    (metrics/ingest/objects.py)."""
+    (metrics/objects.py)."""
     return raw_root(flag or os.environ.get(RAW_ENV) or DEFAULT_RAW)
 
 

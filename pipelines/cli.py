@@ -23,7 +23,7 @@ from metrics.cli.main import (
     export_paths,
     share_path_flags,
 )
-from metrics.ingest.objects import ObjectPath
+from metrics.objects import ObjectPath
 from metrics.sample import generate
 from pipelines import parallel, run
 

@@ -28,7 +28,7 @@ from types import FrameType
 
 from metrics import config
 from metrics.ingest import layout
-from metrics.ingest.objects import RawRoot
+from metrics.objects import RawRoot
 
 WORKERS_ENV = "METRICS_WORKERS"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from metrics import config
-from metrics.ingest.objects import is_object_uri
+from metrics.objects import is_object_uri
 
 Command = Callable[[argparse.Namespace], int]
 Subcommands = Any  # argparse's private _SubParsersAction: what add_subparsers returns

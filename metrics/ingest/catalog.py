@@ -14,8 +14,8 @@ import orjson
 import polars as pl
 
 from metrics.ingest import layout
-from metrics.ingest.objects import RawRoot
 from metrics.model.tables import CATALOG_ACCOUNTS, CATALOG_ENTITIES
+from metrics.objects import RawRoot
 
 ENTITIES = CATALOG_ENTITIES
 

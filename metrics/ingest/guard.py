@@ -23,8 +23,8 @@ from pathlib import Path
 
 from metrics.config import RAW_ENV, ConfigError
 from metrics.ingest.catalog import Catalog
-from metrics.ingest.objects import RawRoot
 from metrics.model.tables import CATALOG_ACCOUNTS_TABLE
+from metrics.objects import RawRoot
 from metrics.warehouse import storage
 
 MAX_LOSS_ENV = "METRICS_MAX_ACCOUNT_LOSS"

@@ -28,8 +28,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from metrics.config import FIRST_LANDING_ENV, first_landing_date
-from metrics.ingest.objects import ObjectPath, RawRoot
 from metrics.model.platforms import PLATFORMS
+from metrics.objects import ObjectPath, RawRoot
 
 CATALOG_DIR = "catalog"
 CATALOG_FILE = "catalog.json"
@@ -134,7 +134,7 @@ def walk(raw: RawRoot, today: date | None = None, top: str | None = None) -> lis
     Directories are entered with `os.scandir` and `follow_symlinks=False`: a link is an entry of
     its own, never opened and never descended, so nothing outside the landing zone is read. A
     folder that cannot be listed is one stray entry (`unreadable_file`), not a silent gap.
-    On an object store (metrics/ingest/objects.py) the keys under the prefix are listed instead,
+    On an object store (metrics/objects.py) the keys under the prefix are listed instead,
     each a regular file with its LastModified as mtime, and classified by the same rules.
     """
     latest = latest_landing_date(today)

@@ -25,7 +25,6 @@ from metrics.ingest import adapters, layout
 from metrics.ingest.adapters import Reject, Rows
 from metrics.ingest.catalog import Catalog
 from metrics.ingest.layout import LANDING_SUFFIXES, Entry, UnreadableFile, read_blocks
-from metrics.ingest.objects import ObjectPath, RawRoot
 from metrics.model.platforms import PLATFORMS
 from metrics.model.scopes import native_id_expr
 from metrics.model.tables import (
@@ -42,6 +41,7 @@ from metrics.model.tables import (
     QUARANTINE_TABLE,
     UTC_TS,
 )
+from metrics.objects import ObjectPath, RawRoot
 
 FLUSH_ROWS = 200_000
 # The longest line parsed (bytes, decompressed); a longer one is quarantined from a prefix, never

@@ -28,7 +28,6 @@ from metrics.ingest.normalize import (
     normalize_partition,
     partition_entries,
 )
-from metrics.ingest.objects import RawRoot
 from metrics.model.tables import (
     CATALOG_ACCOUNTS_TABLE,
     CATALOG_ENTITIES_TABLE,
@@ -37,6 +36,7 @@ from metrics.model.tables import (
     POSTS,
     POSTS_TABLE,
 )
+from metrics.objects import RawRoot
 from metrics.warehouse import ledger, storage
 
 

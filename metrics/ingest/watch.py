@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 
 from metrics.ingest import layout
-from metrics.ingest.objects import RawRoot
+from metrics.objects import RawRoot
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ import pytest
 from metrics.ingest import layout
 from metrics.ingest.catalog import load_catalog
 from metrics.ingest.normalize import landing_dates, normalize_partition, recount_landing
-from metrics.ingest.objects import ObjectPath, raw_root
 from metrics.ingest.watch import Cursor, new_landing_files
+from metrics.objects import ObjectPath, raw_root
 from tests.helpers.object_store import ObjectStore
 from tests.helpers.pipeline import make_landing, run, table_contents
 
