@@ -12,6 +12,9 @@ export METRICS_RAW_DIR ?= $(CURDIR)/data/raw
 export METRICS_WAREHOUSE_DIR ?= $(CURDIR)/data/warehouse
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
+# METRICS_INSTANCE=postgres: the Dagster instance on PostgreSQL (pipelines/dagster.postgres.yaml,
+# DAGSTER_PG_* variables; docs/deployment.md). Default: SQLite in $(DAGSTER_HOME).
+INSTANCE_YAML := $(if $(filter postgres,$(METRICS_INSTANCE)),pipelines/dagster.postgres.yaml,pipelines/dagster.yaml)
 
 .PHONY: env demo test test-fast ui lint format bench clean
 
@@ -25,15 +28,16 @@ $(BIN)/metrics: $(UV) pyproject.toml uv.lock
 
 env: $(BIN)/metrics
 
-$(DAGSTER_HOME)/dagster.yaml: pipelines/dagster.yaml
+$(DAGSTER_HOME)/dagster.yaml: $(INSTANCE_YAML)
 	mkdir -p $(DAGSTER_HOME)
-	cp pipelines/dagster.yaml $@
+	cp $(INSTANCE_YAML) $@
 
 demo: env $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/metrics demo
 
 test: env
 	bash .ci/ensure-browser
+	bash .ci/ensure-postgres
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 test-fast: env
@@ -46,6 +50,8 @@ ui: env $(DAGSTER_HOME)/dagster.yaml
 lint: env
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 	$(BIN)/python -m metrics.model.dictionary --check
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/check-jsonschema --schemafile deploy/values.schema.json deploy/values.yaml
 
 format: env
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 
 from metrics import config
+from metrics.objects import RawRoot, raw_root
 from metrics.warehouse import location
 from metrics.warehouse.location import Location
 
@@ -18,8 +17,9 @@ class WarehouseResource(dg.ConfigurableResource):
     warehouse_dir: str
 
     @property
-    def raw(self) -> Path:
-        return Path(self.raw_dir)
+    def raw(self) -> RawRoot:
+        """A local folder or an `s3://` prefix (metrics/objects.py)."""
+        return raw_root(self.raw_dir)
 
     @property
     def warehouse(self) -> Location:

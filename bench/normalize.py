@@ -25,7 +25,7 @@ from bench.common import peak_rss_mb, record, run_child, worker_peak_rss_mb
 def _files(raw: Path) -> list[Path]:
     from metrics.ingest.normalize import landing_dates, landing_files
 
-    return [f for d in landing_dates(raw) for f in landing_files(raw, d)]
+    return [Path(str(f)) for d in landing_dates(raw) for f in landing_files(raw, d)]
 
 
 def json_loads_pass(raw: Path) -> dict:

@@ -7,6 +7,8 @@ import os
 from datetime import date
 from pathlib import Path
 
+from metrics.objects import RawRoot, is_object_uri, raw_root
+
 RAW_ENV = "METRICS_RAW_DIR"
 FIRST_LANDING_ENV = "METRICS_FIRST_LANDING_DATE"
 WAREHOUSE_ENV = "METRICS_WAREHOUSE_DIR"
@@ -14,11 +16,10 @@ DEFAULT_RAW = "data/raw"
 DEFAULT_WAREHOUSE = "data/warehouse"
 
 
-def raw_dir(flag: str | os.PathLike[str] | None = None) -> Path:
-    return Path(flag or os.environ.get(RAW_ENV) or DEFAULT_RAW).resolve()
-
-
-OBJECT_STORE_SCHEMES = ("s3://", "s3a://")
+def raw_dir(flag: str | os.PathLike[str] | None = None) -> RawRoot:
+    """The landing zone: a local folder (resolved) or an `s3://bucket/prefix`
+    (metrics/objects.py)."""
+    return raw_root(flag or os.environ.get(RAW_ENV) or DEFAULT_RAW)
 
 
 def warehouse_dir(flag: str | os.PathLike[str] | None = None) -> str:
@@ -26,7 +27,7 @@ def warehouse_dir(flag: str | os.PathLike[str] | None = None) -> str:
     (a `Path` would fold `s3://` into a local folder `s3:`). Every module that takes a warehouse
     accepts this string; metrics/warehouse/location.py turns it into a `Location`."""
     value = os.fspath(flag or os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
-    if value.startswith(OBJECT_STORE_SCHEMES):
+    if is_object_uri(value):
         return value.rstrip("/")
     return str(Path(value).resolve())
 

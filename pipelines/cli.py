@@ -23,8 +23,9 @@ from metrics.cli.main import (
     export_paths,
     share_path_flags,
 )
+from metrics.objects import ObjectPath
 from metrics.sample import generate
-from pipelines import run
+from pipelines import parallel, run
 
 EXIT_REFUSED = 2
 
@@ -42,7 +43,14 @@ def _run(first: date, last: date) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    return _run(*run.backfill_dates(args.since, args.until))
+    first, last = run.backfill_dates(args.since, args.until)
+    if args.parallel < 1:
+        raise run.RunRefused(f"--parallel {args.parallel}: give a number of runs, 1 or more")
+    if args.parallel == 1:
+        return _run(first, last)
+    run.refuse_empty_inputs()
+    run.prepare_instance()
+    return parallel.run_parallel(first, last, args.parallel)
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
@@ -60,6 +68,11 @@ def cmd_clear_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Sample data (unless a landing zone is already there), the whole pipeline, an answer."""
     raw = config.raw_dir(args.raw)
+    if isinstance(raw, ObjectPath) and not (raw / "catalog").is_dir():
+        raise run.RunRefused(
+            f"{raw} holds no landing zone and `metrics demo` generates sample data only into a "
+            "folder; run it with a local --raw, or upload a landing zone under the prefix first."
+        )
     until = None  # an existing landing zone: up to its newest landing date
     if not (raw / "catalog").is_dir():
         print(f"generating sample exports into {raw}", flush=True)
@@ -80,6 +93,14 @@ def register(sub: Subcommands) -> None:
     )
     back.add_argument("--since", type=config.iso_date, help="first landing date (inclusive)")
     back.add_argument("--until", type=config.iso_date, help="last landing date (inclusive)")
+    back.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        metavar="N",
+        help="split the range into N runs executed at once, each in its own process "
+        "(default 1); the steps that rewrite shared tables take turns through the pools",
+    )
     back.set_defaults(func=cmd_backfill)
 
     night = sub.add_parser(

@@ -7,7 +7,10 @@ import dagster as dg
 from assets import ingest, rollups, warehouse
 from assets.maintenance import maintenance_job
 from assets.resources import default_resources
+from pipelines import slot_wait
 from pipelines.automation import build_landing_sensor, build_nightly_schedule
+
+slot_wait.install()
 
 all_assets = dg.load_assets_from_modules([ingest, rollups, warehouse])
 all_checks = dg.load_asset_checks_from_modules([ingest, rollups, warehouse])

@@ -19,6 +19,7 @@ A run started here never outlives its process in the instance and never waits fo
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import select
 import shutil
@@ -53,6 +54,13 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 INSTANCE_TEMPLATE = Path(__file__).with_name("dagster.yaml")
+# METRICS_INSTANCE picks the template an empty $DAGSTER_HOME gets: `sqlite` (the default, one
+# host) or `postgres` (dagster.postgres.yaml: runs, events and ticks in PostgreSQL).
+INSTANCE_ENV = "METRICS_INSTANCE"
+INSTANCE_TEMPLATES = {
+    "sqlite": INSTANCE_TEMPLATE,
+    "postgres": Path(__file__).with_name("dagster.postgres.yaml"),
+}
 
 PID_TAG = "metrics/pid"
 HOST_TAG = "metrics/host"
@@ -67,19 +75,61 @@ STOP_GRACE_SECONDS = 10.0
 EXIT_SLOT_TIMEOUT = 75  # EX_TEMPFAIL: try again once the blocking run is gone
 
 
+def instance_template() -> Path:
+    """The dagster.yaml that METRICS_INSTANCE names (default `sqlite`)."""
+    kind = os.environ.get(INSTANCE_ENV, "").strip().lower() or "sqlite"
+    if kind not in INSTANCE_TEMPLATES:
+        raise RunRefused(
+            f"{INSTANCE_ENV}={kind!r} is not an instance kind; use one of "
+            f"{', '.join(sorted(INSTANCE_TEMPLATES))} (default sqlite)."
+        )
+    return INSTANCE_TEMPLATES[kind]
+
+
 def ensure_dagster_home() -> Path:
-    """$DAGSTER_HOME (default .dagster_home) with our pools config, so CLI runs share the UI's."""
+    """$DAGSTER_HOME (default .dagster_home) with our pools config, so CLI runs share the UI's.
+
+    An existing dagster.yaml is the operator's and is kept; but asking for Postgres with
+    METRICS_INSTANCE while $DAGSTER_HOME holds an instance without it is refused, since the runs
+    would silently land in SQLite.
+    """
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve())))
     home.mkdir(parents=True, exist_ok=True)
+    template = instance_template()
     target = home / "dagster.yaml"
     if not target.exists():
-        shutil.copyfile(INSTANCE_TEMPLATE, target)
+        shutil.copyfile(template, target)
+    elif template == INSTANCE_TEMPLATES["postgres"] and "postgres:" not in target.read_text():
+        raise RunRefused(
+            f"{INSTANCE_ENV}=postgres, but {target} is not a Postgres instance; point "
+            f"DAGSTER_HOME at an empty folder (it gets {template.name}), or copy {template} "
+            "over that file."
+        )
     return home
 
 
 def _instance() -> dg.DagsterInstance:
-    ensure_dagster_home()
-    return dg.DagsterInstance.get()
+    """The instance of $DAGSTER_HOME, its storage created (or migrated) by one process at a time.
+
+    A fresh instance creates its tables and stamps their schema version on first use; several
+    runs started at once on a new DAGSTER_HOME (a parallel backfill) would race at that and
+    leave two schema heads. A lock file in DAGSTER_HOME serializes that first use, and the
+    SQLite and Postgres storages alike are then past it.
+    """
+    home = ensure_dagster_home()
+    with open(home / ".instance.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        instance = dg.DagsterInstance.get()
+        instance.get_runs(limit=1)
+        instance.event_log_storage.get_concurrency_keys()
+        instance.schedule_storage  # noqa: B018  (created on first access)
+    return instance
+
+
+def prepare_instance() -> None:
+    """Create (or migrate) the instance's storage now, before processes share it."""
+    with _instance():
+        pass
 
 
 class RunRefused(Exception):

@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from metrics import config
+from metrics.objects import is_object_uri
 
 Command = Callable[[argparse.Namespace], int]
 Subcommands = Any  # argparse's private _SubParsersAction: what add_subparsers returns
@@ -29,6 +31,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from metrics.sample import generate
 
     args.out = args.out or config.raw_dir(args.raw)
+    # `--out` parses as a Path, which folds `s3://b/p` into `s3:/b/p`: look at the first part.
+    if is_object_uri(str(args.out)) or Path(str(args.out)).parts[:1] in (("s3:",), ("s3a:",)):
+        raise config.ConfigError(
+            f"metrics generate writes a local folder, not {args.out}; generate into a folder "
+            "(--out /tmp/raw) and upload it under the prefix."
+        )
     return generate.run(args)
 
 

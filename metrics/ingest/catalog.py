@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import orjson
 import polars as pl
 
 from metrics.ingest import layout
 from metrics.model.tables import CATALOG_ACCOUNTS, CATALOG_ENTITIES
+from metrics.objects import RawRoot
 
 ENTITIES = CATALOG_ENTITIES
 
@@ -41,8 +41,8 @@ class Catalog:
 
 
 def catalog_files(
-    raw: Path, today: date | None = None, first: date | None = None
-) -> list[tuple[date, Path]]:
+    raw: RawRoot, today: date | None = None, first: date | None = None
+) -> list[tuple[date, RawRoot]]:
     """Every `catalog/<YYYY-MM-DD>/catalog.json`, oldest first, where metrics/ingest/layout.py puts
     snapshots: a folder that is not a date or is dated after tomorrow, a symbolic link or any
     other file is stray (quarantined by its partition's run), never a snapshot that could win."""
@@ -153,14 +153,14 @@ def parse_snapshot(text: bytes, where: str) -> tuple[pl.DataFrame, pl.DataFrame]
     return entities, account_frame
 
 
-def load_catalog(raw: Path, today: date | None = None, first: date | None = None) -> Catalog:
+def load_catalog(raw: RawRoot, today: date | None = None, first: date | None = None) -> Catalog:
     """Read every snapshot; the newest valid one wins, and each rejected one is reported with its
     reason (`rejected`), so the run can say which snapshot it kept instead."""
     newest: tuple[date, str, pl.DataFrame, pl.DataFrame] | None = None
     known: dict[str, str] = {}
     rejected: list[tuple[str, str]] = []
     for day, file in catalog_files(raw, today, first):
-        where = file.relative_to(raw).as_posix()
+        where = file.relative_to(raw).as_posix()  # type: ignore[arg-type]
         try:
             try:
                 text = file.read_bytes()

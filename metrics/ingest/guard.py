@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from metrics.config import RAW_ENV, ConfigError
 from metrics.ingest.catalog import Catalog
 from metrics.model.tables import CATALOG_ACCOUNTS_TABLE
+from metrics.objects import RawRoot
 from metrics.warehouse import storage
 from metrics.warehouse.location import Warehouse
 
@@ -61,7 +61,7 @@ def max_account_loss() -> float:
     return share
 
 
-def check_inputs(raw: Path, warehouse: Warehouse, catalog: Catalog) -> Verdict:
+def check_inputs(raw: RawRoot, warehouse: Warehouse, catalog: Catalog) -> Verdict:
     """Whether a run may write, with `catalog` the snapshot it would publish
     (metrics.ingest.catalog.load_catalog)."""
     served = storage.read(warehouse, CATALOG_ACCOUNTS_TABLE, columns=["social_account_id"])

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from metrics.config import FIRST_LANDING_ENV, configured_first_landing_date
 from metrics.model.platforms import PLATFORMS
+from metrics.objects import ObjectPath, RawRoot
 
 CATALOG_DIR = "catalog"
 CATALOG_FILE = "catalog.json"
@@ -56,7 +57,7 @@ def _date_name(name: str) -> date | None:
         return None
 
 
-def first_landing_date(raw: Path, today: date | None = None) -> date:
+def first_landing_date(raw: RawRoot, today: date | None = None) -> date:
     """The first landing partition: where Dagster's partitions start, and before which a date
     folder is stray (`before_first_landing_date`). Derived once (assets/partitions.py, at code
     location load) and passed to every walk of a run, so the UI, the run and its checks agree.
@@ -76,22 +77,36 @@ def first_landing_date(raw: Path, today: date | None = None) -> date:
     if configured is not None:
         return configured
     latest = latest_landing_date(today)
+    found = [day for day in _catalog_dates(raw) if day <= latest]
+    return min(found) if found else latest - timedelta(days=2)  # latest is tomorrow
+
+
+def _catalog_dates(raw: RawRoot) -> list[date]:
+    """The dates of `catalog/<YYYY-MM-DD>/catalog.json` snapshots (local: regular files only)."""
+    if isinstance(raw, ObjectPath):
+        return [
+            day
+            for obj in (raw / CATALOG_DIR).list_objects()
+            if len(obj.parts) == 2
+            and obj.parts[1] == CATALOG_FILE
+            and (day := _date_name(obj.parts[0])) is not None
+        ]
     found: list[date] = []
     try:
         with os.scandir(raw / CATALOG_DIR) as it:
             for entry in it:
                 day = _date_name(entry.name)
+                snapshot = Path(entry.path) / CATALOG_FILE
                 if (
                     day is not None
-                    and day <= latest
                     and entry.is_dir(follow_symlinks=False)
-                    and (Path(entry.path) / CATALOG_FILE).is_file()
-                    and not (Path(entry.path) / CATALOG_FILE).is_symlink()
+                    and snapshot.is_file()
+                    and not snapshot.is_symlink()
                 ):
                     found.append(day)
     except OSError:
         pass  # no landing zone or no catalog folder: nothing landed yet
-    return min(found) if found else latest - timedelta(days=2)  # latest is tomorrow
+    return found
 
 
 def folder_date(name: str, latest: date, first: date) -> date | None:
@@ -168,7 +183,7 @@ def _classify(parts: tuple[str, ...], mode: int, latest: date, first: date) -> t
 
 
 def walk(
-    raw: Path, today: date | None = None, top: str | None = None, first: date | None = None
+    raw: RawRoot, today: date | None = None, top: str | None = None, first: date | None = None
 ) -> list[Entry]:
     """Every non-directory under `raw` (or under `raw/top`), classified, in path order, against
     the partitions `first` (default: `first_landing_date(raw, today)`) to tomorrow.
@@ -176,9 +191,13 @@ def walk(
     Directories are entered with `os.scandir` and `follow_symlinks=False`: a link is an entry of
     its own, never opened and never descended, so nothing outside the landing zone is read. A
     folder that cannot be listed is one stray entry (`unreadable_file`), not a silent gap.
+    On an object store (metrics/objects.py) the keys under the prefix are listed instead,
+    each a regular file with its LastModified as mtime, and classified by the same rules.
     """
     latest = latest_landing_date(today)
     first = first or first_landing_date(raw, today)
+    if isinstance(raw, ObjectPath):
+        return _walk_objects(raw, latest, top, first)
     out: list[Entry] = []
 
     def add(parts: tuple[str, ...], st: os.stat_result, kind: str, why: str, detail: str) -> None:
@@ -211,6 +230,18 @@ def walk(
     return out
 
 
+def _walk_objects(raw: ObjectPath, latest: date, top: str | None, first: date) -> list[Entry]:
+    base = (top,) if top else ()
+    out = []
+    for obj in (raw / top if top else raw).list_objects():
+        parts = (*base, *obj.parts)
+        kind, why, detail = _classify(parts, stat.S_IFREG, latest, first)
+        day = partition_of(parts, obj.mtime_ns, latest, first)
+        out.append(Entry("/".join(parts), day, kind, obj.size, obj.mtime_ns, why, detail))
+    out.sort(key=lambda e: e.rel)
+    return out
+
+
 class UnreadableFile(Exception):
     """A file that could not be read whole; `detail` says why.
 
@@ -228,7 +259,7 @@ class UnreadableFile(Exception):
         self.tail = b""
 
 
-def read_blocks(path: Path, stop: int | None = None) -> Iterator[bytes]:
+def read_blocks(path: Path | ObjectPath, stop: int | None = None) -> Iterator[bytes]:
     """The decompressed bytes of a landing file in blocks of at most READ_BLOCK bytes.
 
     Gzip is inflated incrementally (several members, as `gzip` allows, and zero padding after
@@ -247,7 +278,7 @@ def read_blocks(path: Path, stop: int | None = None) -> Iterator[bytes]:
         yield block
 
 
-def _blocks(path: Path) -> Iterator[bytes]:
+def _blocks(path: Path | ObjectPath) -> Iterator[bytes]:
     member_start = 0
     done = 0
     try:

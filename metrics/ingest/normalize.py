@@ -41,6 +41,7 @@ from metrics.model.tables import (
     QUARANTINE_TABLE,
     UTC_TS,
 )
+from metrics.objects import ObjectPath, RawRoot
 
 FLUSH_ROWS = 200_000
 # The longest line parsed (bytes, decompressed); a longer one is quarantined from a prefix, never
@@ -94,7 +95,7 @@ class NormalizedPartition:
 
 
 def partition_entries(
-    raw: Path, landing_date: date, today: date | None = None, first: date | None = None
+    raw: RawRoot, landing_date: date, today: date | None = None, first: date | None = None
 ) -> list[Entry]:
     """Every file of the landing zone that belongs to `landing_date` (metrics/ingest/layout.py), in
     path order: platform exports, catalog snapshots and stray files alike. `first` is the first
@@ -103,14 +104,14 @@ def partition_entries(
 
 
 def landing_files(
-    raw: Path, landing_date: date, today: date | None = None, first: date | None = None
-) -> list[Path]:
+    raw: RawRoot, landing_date: date, today: date | None = None, first: date | None = None
+) -> list[RawRoot]:
     """The platform exports of `<raw>/<platform>/<date>/` (the files read line by line)."""
     entries = partition_entries(raw, landing_date, today, first)
     return [raw / e.rel for e in entries if e.kind == "data"]
 
 
-def landing_dates(raw: Path, today: date | None = None, first: date | None = None) -> list[date]:
+def landing_dates(raw: RawRoot, today: date | None = None, first: date | None = None) -> list[date]:
     """Every landing partition that owns a file: date folders of platforms and the catalog, and
     the dates stray files map to (so a default backfill quarantines them). Never after tomorrow:
     a folder dated later is stray itself, so it cannot stretch a backfill into the future."""
@@ -216,24 +217,25 @@ class Recount:
 
 
 def recount_landing(
-    raw: Path, landing_date: date, today: date | None = None, first: date | None = None
+    raw: RawRoot, landing_date: date, today: date | None = None, first: date | None = None
 ) -> Recount:
     """Count a landing partition's files and lines without parsing them: the reconciliation
     check's independent side. It walks with `os.walk` (not metrics.layout.walk) and decides by
     itself which files are read line by line; every other file is one line (its line-0 row).
     Only the layout's vocabulary (platforms, date folders, the partition rule) and the byte
-    reader are shared, so a file the main path forgets, or a line it drops, shows up here."""
+    reader are shared, so a file the main path forgets, or a line it drops, shows up here.
+    On an object store the keys are listed afresh and go through the same count."""
     latest = layout.latest_landing_date(today)
     first = first or layout.first_landing_date(raw, today)
     files = lines = 0
 
-    def count(parts: tuple[str, ...], st: os.stat_result) -> None:
+    def count(parts: tuple[str, ...], mode: int, mtime_ns: int) -> None:
         nonlocal files, lines
-        if layout.partition_of(parts, st.st_mtime_ns, latest, first) != landing_date:
+        if layout.partition_of(parts, mtime_ns, latest, first) != landing_date:
             return
         files += 1
         placed = (
-            stat.S_ISREG(st.st_mode)
+            stat.S_ISREG(mode)
             and len(parts) == 3
             and layout.folder_date(parts[1], latest, first) is not None
         )
@@ -244,20 +246,29 @@ def recount_landing(
         else:
             lines += 1
 
+    if isinstance(raw, ObjectPath):
+        for obj in raw.list_objects():
+            count(obj.parts, stat.S_IFREG, obj.mtime_ns)
+        return Recount(files, lines)
+
+    def lstat(where: str | Path) -> tuple[int, int]:
+        st = os.lstat(where)
+        return st.st_mode, st.st_mtime_ns
+
     def unlisted(exc: OSError) -> None:
         where = Path(exc.filename)
         if where != raw:
-            count(where.relative_to(raw).parts, os.lstat(where))
+            count(where.relative_to(raw).parts, *lstat(where))
 
     for folder, dirs, names in os.walk(raw, onerror=unlisted):
         base = Path(folder).relative_to(raw).parts
         links = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
         for name in [*names, *links]:
-            count((*base, name), os.lstat(os.path.join(folder, name)))
+            count((*base, name), *lstat(os.path.join(folder, name)))
     return Recount(files, lines)
 
 
-def _count_lines(path: Path) -> int:
+def _count_lines(path: RawRoot) -> int:
     """Newlines, plus an unterminated last line; a file that fails counts the lines before the
     failure (of its trusted prefix) plus its line-0 row."""
     seen = [0, True]  # newlines so far, whether the last byte seen is a newline
@@ -279,14 +290,14 @@ def _count_lines(path: Path) -> int:
 
 
 def count_landing_lines(
-    raw: Path, landing_date: date, today: date | None = None, first: date | None = None
+    raw: RawRoot, landing_date: date, today: date | None = None, first: date | None = None
 ) -> int:
     """The independent line count of a landing partition (see `recount_landing`)."""
     return recount_landing(raw, landing_date, today, first).lines
 
 
 def _normalize_file(
-    entry: Entry, raw_root: Path, catalog: Catalog, out: _Builder, limit: int
+    entry: Entry, raw_root: RawRoot, catalog: Catalog, out: _Builder, limit: int
 ) -> None:
     """One file of the partition: a stray file or a catalog snapshot is accounted without being
     opened; a platform export is streamed line by line."""
@@ -461,7 +472,7 @@ class _Chunk:
     accounting: Accounting
 
 
-def _normalize_files(raw: Path, entries: list[Entry], catalog: Catalog) -> _Chunk:
+def _normalize_files(raw: RawRoot, entries: list[Entry], catalog: Catalog) -> _Chunk:
     out = _Builder()
     limit = max_line_bytes()
     frames: dict[str, list[pl.DataFrame]] = {name: [] for name in _OBSERVATION_SCHEMAS}
@@ -497,7 +508,7 @@ def _split(entries: list[Entry], parts: int) -> list[list[Entry]]:
 
 
 def normalize_partition(
-    raw: Path,
+    raw: RawRoot,
     landing_date: date,
     catalog: Catalog,
     pool: Executor | None = None,

@@ -15,7 +15,6 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from multiprocessing import get_context
-from pathlib import Path
 
 import polars as pl
 
@@ -25,8 +24,8 @@ from metrics.ingest.normalize import (
     NORMALIZED_TABLES,
     Accounting,
     NormalizedPartition,
-    landing_files,
     normalize_partition,
+    partition_entries,
 )
 from metrics.model.tables import (
     CATALOG_ACCOUNTS_TABLE,
@@ -36,6 +35,7 @@ from metrics.model.tables import (
     POSTS,
     POSTS_TABLE,
 )
+from metrics.objects import RawRoot
 from metrics.warehouse import ledger, storage
 from metrics.warehouse.location import Warehouse
 
@@ -105,7 +105,7 @@ def commit_normalized(warehouse: Warehouse, results: list[IngestStats]) -> dict[
 
 
 def ingest_landing_date(
-    raw: Path,
+    raw: RawRoot,
     warehouse: Warehouse,
     landing_date: date,
     catalog: Catalog,
@@ -120,7 +120,7 @@ def ingest_landing_date(
 
 
 def ingest_landing_dates(
-    raw: Path,
+    raw: RawRoot,
     warehouse: Warehouse,
     dates: list[date],
     catalog: Catalog,
@@ -136,7 +136,7 @@ def ingest_landing_dates(
         return
 
     def size(day: date) -> int:
-        return sum(p.stat().st_size for p in landing_files(raw, day, today, first))
+        return sum(e.size for e in partition_entries(raw, day, today, first) if e.kind == "data")
 
     ordered = sorted(dates, key=size, reverse=True)
     n = len(ordered)
@@ -153,7 +153,7 @@ def ingest_landing_dates(
 
 
 def normalize_landing_dates(
-    raw: Path,
+    raw: RawRoot,
     warehouse: Warehouse,
     dates: list[date],
     catalog: Catalog,
@@ -175,7 +175,7 @@ def normalize_landing_dates(
 
 
 def write_catalog_tables(
-    raw: Path, warehouse: Warehouse, catalog: Catalog | None = None
+    raw: RawRoot, warehouse: Warehouse, catalog: Catalog | None = None
 ) -> Catalog:
     """Publish the newest catalog (`catalog`, when the caller has loaded it already) as
     `catalog_entities` and `catalog_accounts`."""

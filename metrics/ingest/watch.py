@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from metrics.ingest import layout
+from metrics.objects import RawRoot
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Cursor:
         return cls(int(data["mtime_ns"]), frozenset(data["at_mtime"]))
 
 
-def _landing_files(raw: Path, first: date | None) -> list[tuple[int, str, str]]:
+def _landing_files(raw: RawRoot, first: date | None) -> list[tuple[int, str, str]]:
     """(mtime_ns, relative path, landing partition) of every file of the landing zone, stray
     ones included: a file in the wrong place starts the run that quarantines it."""
     entries = layout.walk(raw, first=first)
@@ -39,7 +39,7 @@ def _landing_files(raw: Path, first: date | None) -> list[tuple[int, str, str]]:
 
 
 def new_landing_files(
-    raw: Path, cursor: Cursor, first: date | None = None
+    raw: RawRoot, cursor: Cursor, first: date | None = None
 ) -> tuple[dict[str, list[str]], Cursor]:
     """New files grouped by landing date, and the cursor that remembers them. `first` is the
     first partition of the loaded definitions, so every date named is one of its partitions."""

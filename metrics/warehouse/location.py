@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from metrics import config
+from metrics import config, objects
 
 STATE_ENV = "METRICS_STATE_DIR"
-SCHEMES = config.OBJECT_STORE_SCHEMES
+SCHEMES = objects.SCHEMES
 
 
 @dataclass(frozen=True)
@@ -81,14 +81,7 @@ class Location:
         """A pyarrow filesystem and this root's path inside it."""
         if self.is_local:
             return pafs.LocalFileSystem(), self.uri
-        endpoint = os.environ.get("AWS_ENDPOINT_URL")
-        options: dict[str, object] = {
-            "region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-        }
-        if endpoint:
-            scheme, _, host = endpoint.partition("://")
-            options.update(endpoint_override=host or scheme, scheme=scheme if host else "https")
-        fs = pafs.S3FileSystem(**{k: v for k, v in options.items() if v})  # type: ignore[arg-type]
+        fs = objects.filesystem()  # the one S3 client, shared with the landing zone
         return fs, self.uri.split("://", 1)[1]
 
     def read_text(self, name: str) -> str | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import pytest
 
@@ -51,7 +50,7 @@ def test_path_flags_before_or_after_the_subcommand(metrics, tmp_path, before):
 
 
 def test_a_flag_after_the_subcommand_wins_and_one_before_survives(metrics, tmp_path, monkeypatch):
-    seen: list[Path] = []
+    seen: list[object] = []
 
     def fake_run(*dates: object) -> int:
         seen.append(config.raw_dir())

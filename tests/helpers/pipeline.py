@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from metrics.warehouse import storage
 from metrics.warehouse.location import Warehouse
 from pipelines.definitions import all_assets
 
+ROOT = Path(__file__).resolve().parents[2]
 START = date(2026, 3, 6)
 SMALL: dict[str, Any] = dict(seed=11, accounts=12, posts_per_account=4, days=4, start=START)
 
@@ -77,3 +81,49 @@ def table_digests(warehouse: Warehouse, versions: storage.Versions | None = None
             canonical = part.sort(part.columns).write_csv().encode()
             digests[f"{entry.name}/{name}"] = hashlib.sha256(canonical).hexdigest()
     return digests
+
+
+def table_contents(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
+    """Every registry table read through the one reader, rows in a canonical order: equal
+    contents whatever order (or files, or commits) the writers produced them in."""
+    out = {}
+    for entry in tables.TABLES:
+        df = storage.read(warehouse, entry)
+        out[entry.name] = df.sort(df.columns, nulls_last=True) if df.height else df
+    return out
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The `metrics` console script (pipelines/cli.py) in a process of its own, with `env`."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def base_env(raw: Path, warehouse: Warehouse, home: Path, workers: int = 2) -> dict[str, str]:
+    """The environment of a CLI run on this landing zone, warehouse and DAGSTER_HOME."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DAGSTER_HOME": str(home),
+        "METRICS_RAW_DIR": str(raw),
+        "METRICS_WAREHOUSE_DIR": str(warehouse),
+        "METRICS_WORKERS": str(workers),
+    }
+
+
+def project_answers(warehouse: Warehouse, now: str = "2026-03-20T00:00:00Z") -> list[dict]:
+    """The read function's answer for every project of the served catalog, at a fixed `now`."""
+    import metrics
+
+    store = metrics.connect(warehouse)
+    projects = storage.read(warehouse, "catalog_accounts").select("org_id", "project_id").unique()
+    return [
+        store.query(org_id=org, project_id=prj, scope="project", id=prj, now=now)
+        for org, prj in sorted(projects.iter_rows())
+    ]
