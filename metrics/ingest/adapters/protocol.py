@@ -11,10 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 import polars as pl
 
 from metrics.model.measures import POST_METRICS
+from metrics.model.tables import MEDIA
+
+# What a sighting says about the post: publication time and the media columns of the registry.
+MEDIA_COLUMNS = ("published_at", *MEDIA)
 
 Rows = dict[str, list[Any]]
 
@@ -26,8 +31,7 @@ POST_COLUMNS = (
     "landing_file",
     "line",
     *POST_METRICS,
-    "published_at",
-    "media_kind",
+    *MEDIA_COLUMNS,
 )
 PERIOD_COLUMNS = (
     "platform_post_id",
@@ -55,8 +59,7 @@ SIGHTING_COLUMNS = (
     "collected_at",
     "landing_file",
     "line",
-    "published_at",
-    "media_kind",
+    *MEDIA_COLUMNS,
 )
 
 EPOCH_COLUMNS = frozenset({"collected_at", "published_at"})
@@ -82,18 +85,36 @@ def new_rows(columns: tuple[str, ...]) -> Rows:
     return {c: [] for c in columns}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Context:
+    """One envelope's provenance, its `request` (the collector's own parameters) and the raw
+    bytes of its `response`, from which a rejected record's text is taken."""
+
     file: str
     line: int
     platform: str
     account: str
     collected_at: int
     reject: Callable[[str, int, int | None, str, str, str], None]
+    request: object = None
+    body: bytes = b""
 
     def reject_record(self, index: int, record: object, reason: str, detail: str) -> None:
         raw = orjson.dumps(record).decode() if record is not None else ""
         self.reject(self.file, self.line, index, reason, detail, raw)
+
+    def reject_at(self, index: int, path: tuple[str | int, ...], reason: str, detail: str) -> None:
+        """Reject the record at `path` of the response: a typed decoder kept only the fields in
+        use, so the record's whole text is read back from the body (rare: only on a reject)."""
+        try:
+            node: Any = orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            # A number no double holds in a field nobody reads: keep the whole body's text.
+            self.reject(self.file, self.line, index, reason, detail, self.body.decode())
+            return
+        for step in path:
+            node = node[step]
+        self.reject_record(index, node, reason, detail)
 
 
 class Sink:
@@ -105,4 +126,25 @@ class Sink:
     sightings: list[tuple[object, ...]]
 
 
-Handler = Callable[[dict[str, Any], Context, Sink], Reject | None]
+Loose = Callable[[dict[str, Any], Context, Sink], Reject | None]
+Fast = Callable[[Any, Context, Sink], Reject | None]
+
+
+@dataclass(frozen=True)
+class Handler:
+    """One endpoint's body: `decoder` builds its typed structures (metrics/ingest/adapters/
+    bodies.py), which hold only the fields in use and are strict about shape, and `fast` maps
+    them. A body that does not fit them (a record that is not an object, an odd insight) goes
+    to `loose`, which walks plain JSON values and rejects what is wrong record by record, so
+    both give the same rows and the same quarantine on every body `decoder` accepts."""
+
+    decoder: msgspec.json.Decoder[Any]
+    fast: Fast
+    loose: Loose
+
+    def __call__(self, body: bytes, ctx: Context, out: Sink) -> Reject | None:
+        try:
+            typed = self.decoder.decode(body)
+        except msgspec.ValidationError:
+            return self.loose(orjson.loads(body), ctx, out)
+        return self.fast(typed, ctx, out)
