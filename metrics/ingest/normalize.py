@@ -170,12 +170,12 @@ class _Builder(adapters.Sink):
     Python can do per record), turned into columns by `_frame`."""
 
     def __init__(self) -> None:
-        self.posts: list[tuple[object, ...]] = []
-        self.periods: list[tuple[object, ...]] = []
-        self.followers: list[tuple[object, ...]] = []
+        self.posts = adapters.Columns(adapters.POST_COLUMNS)
+        self.periods = adapters.Columns(adapters.PERIOD_COLUMNS)
+        self.followers = adapters.Columns(adapters.FOLLOWER_COLUMNS)
         self.quarantine: Rows = adapters.new_rows(tuple(QUARANTINE))
         self.accounting = Accounting()
-        self.sightings: list[tuple[object, ...]] = []
+        self.sightings = adapters.Columns(adapters.SIGHTING_COLUMNS)
 
     def reject(
         self, file: str, line: int, record: int | None, reason: str, detail: str, raw: str
@@ -197,8 +197,10 @@ class _Builder(adapters.Sink):
 
     def rollback(self, mark: tuple[tuple[int, ...], Counter[str]]) -> None:
         (posts, periods, followers, sightings, rejected), reasons = mark
-        del self.posts[posts:], self.periods[periods:], self.followers[followers:]
-        del self.sightings[sightings:]
+        self.posts.truncate(posts)
+        self.periods.truncate(periods)
+        self.followers.truncate(followers)
+        self.sightings.truncate(sightings)
         for column in self.quarantine.values():
             del column[rejected:]
         self.accounting.reasons = reasons
@@ -487,15 +489,9 @@ def _normalize_loose(
     return handler.loose(env["response"], ctx, out)
 
 
-def _frame(
-    rows: list[tuple[object, ...]], schema: dict[str, pl.DataType], columns: tuple[str, ...]
-) -> pl.DataFrame:
-    """Typed frame from row tuples named by `columns`; epoch-second columns become UTC
-    timestamps here, in one vectorized step."""
-    transposed: list[tuple[object, ...]] = (
-        list(zip(*rows, strict=True)) if rows else [() for _ in columns]
-    )
-    data = {c: list(v) for c, v in zip(columns, transposed, strict=True)}
+def _frame(data: dict[str, list[Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Typed frame from column lists; epoch-second columns become UTC timestamps here, in one
+    vectorized step."""
     df = pl.DataFrame(data, schema_overrides=adapters.RAW_TYPES, strict=False)
     ts_cols = [c for c in df.columns if c in adapters.EPOCH_COLUMNS]
     df = df.with_columns(
@@ -519,10 +515,10 @@ _SNAPSHOT_ROWS = {
 _SIGHTING_ROWS = {c: _SNAPSHOT_ROWS[c] for c in adapters.SIGHTING_COLUMNS}
 
 _OBSERVATION_SCHEMAS = {
-    "posts": (_SNAPSHOT_ROWS, adapters.POST_COLUMNS),
-    "periods": (PERIOD_OBSERVATIONS, adapters.PERIOD_COLUMNS),
-    "followers": (FOLLOWER_OBSERVATIONS, adapters.FOLLOWER_COLUMNS),
-    "sightings": (_SIGHTING_ROWS, adapters.SIGHTING_COLUMNS),
+    "posts": _SNAPSHOT_ROWS,
+    "periods": PERIOD_OBSERVATIONS,
+    "followers": FOLLOWER_OBSERVATIONS,
+    "sightings": _SIGHTING_ROWS,
 }
 
 
@@ -541,12 +537,11 @@ def _normalize_files(raw: Path, entries: list[Entry], catalog: Catalog) -> _Chun
     frames: dict[str, list[pl.DataFrame]] = {name: [] for name in _OBSERVATION_SCHEMAS}
 
     def flush() -> None:
-        # Columnar chunks keep memory flat: Python tuples of boxed values cost ~10x the bytes.
-        for name, (schema, columns) in _OBSERVATION_SCHEMAS.items():
-            rows: list[tuple[object, ...]] = getattr(out, name)
-            if rows:
-                frames[name].append(_frame(rows, schema, columns))
-                setattr(out, name, [])
+        # Columnar chunks keep memory flat: Python lists of boxed values cost ~10x the bytes.
+        for name, schema in _OBSERVATION_SCHEMAS.items():
+            rows: adapters.Columns = getattr(out, name)
+            if len(rows):
+                frames[name].append(_frame(rows.take(), schema))
 
     for entry in entries:
         _normalize_file(entry, raw, catalog, out, limit)
@@ -621,7 +616,7 @@ def _merge(landing_date: date, chunks: list[_Chunk]) -> NormalizedPartition:
 
     def table(name: str, order: list[str]) -> pl.DataFrame:
         parts = [f for c in chunks for f in c.frames[name]]
-        parts = parts or [pl.DataFrame(schema=_OBSERVATION_SCHEMAS[name][0])]
+        parts = parts or [pl.DataFrame(schema=_OBSERVATION_SCHEMAS[name])]
         return pl.concat(parts, rechunk=True).sort(order, maintain_order=True)
 
     snapshots = table("posts", order)

@@ -11,10 +11,18 @@ them exactly, whichever path they came from.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from msgspec import UNSET, Struct, UnsetType
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from metrics.ingest.adapters.values import INT64_MAX
+
+# A lifetime counter as the common case has it: a JSON integer in 0..2^63-1. Anything else (a
+# numeric string, a float, a negative or huge number) fails the typed decode, and the plain path
+# judges it exactly (values.count).
+Count = Annotated[int, Meta(ge=0, le=INT64_MAX)]
+NativeId = Annotated[str, Meta(min_length=1)]
 
 
 class _Body(Struct, forbid_unknown_fields=False):
@@ -25,16 +33,16 @@ class _Body(Struct, forbid_unknown_fields=False):
 
 
 class TikTokVideo(_Body):
-    item_id: Any = None
+    item_id: NativeId
     create_time: Any = None
     media_type: Any = None
-    video_views: Any = None
-    reach: Any = None
-    likes: Any = None
-    comments: Any = None
-    shares: Any = None
-    favorites: Any = UNSET
-    favorities: Any = None
+    video_views: Count | None = None
+    reach: Count | None = None
+    likes: Count | None = None
+    comments: Count | None = None
+    shares: Count | None = None
+    favorites: Count | UnsetType | None = UNSET
+    favorities: Count | None = None
     total_time_watched: Any = None
 
 
@@ -62,26 +70,33 @@ class TikTokAccount(_Body):
 
 
 class InsightValue(_Body):
-    value: Any = None
+    value: Count | None = None
 
 
-class Insight(_Body):
+class MediaInsight(_Body):
+    """An insight inside a media node: its media is the node."""
+
     name: str | None = None
     values: list[InsightValue] | None = None
+
+
+class Insight(MediaInsight):
+    """An insight fetched on its own names its media in `id`."""
+
     id: str | None = None
 
 
 class Insights(_Body):
-    data: list[Insight]
+    data: list[MediaInsight]
 
 
 class InstagramMedia(_Body):
-    id: Any = None
-    timestamp: Any = None
+    id: NativeId | None = None
+    timestamp: str | None = None
     media_type: Any = None
     media_product_type: Any = None
-    like_count: Any = None
-    comments_count: Any = None
+    like_count: Count | None = None
+    comments_count: Count | None = None
     insights: Insights | None = None
 
 
@@ -148,17 +163,17 @@ class YouTubeChannelList(_Body):
 
 
 class PublicMetrics(_Body):
-    impression_count: Any = None
-    like_count: Any = None
-    reply_count: Any = None
-    retweet_count: Any = None
-    quote_count: Any = None
-    bookmark_count: Any = None
+    impression_count: Count | None = None
+    like_count: Count | None = None
+    reply_count: Count | None = None
+    retweet_count: Count | None = None
+    quote_count: Count | None = None
+    bookmark_count: Count | None = None
 
 
 class Tweet(_Body):
-    id: Any = None
-    created_at: Any = None
+    id: NativeId
+    created_at: str | None = None
     public_metrics: PublicMetrics | None = None
 
 

@@ -13,7 +13,13 @@ import orjson
 from metrics.ingest.adapters import bodies as b
 from metrics.ingest.adapters.protocol import Context, Handler, Reject, Sink
 from metrics.ingest.adapters.rows import NO_MEDIA, follower_row, post_row, text
-from metrics.ingest.adapters.values import BAD, counts, native_id, published_value
+from metrics.ingest.adapters.values import (
+    BAD,
+    counts,
+    native_id,
+    parse_timestamp,
+    published_value,
+)
 from metrics.model import scopes
 from metrics.model.reasons import API_ERROR, INVALID_BODY, INVALID_RECORD
 
@@ -34,6 +40,7 @@ _RETIRED_VIEWS = "plays"
 
 Reject3 = Callable[[int, str, str], None]
 _ABSENT = object()  # an insight without values: it says nothing
+_PREFIX = scopes.post_id_prefix("instagram")
 
 
 def _error(response_error: object) -> Reject:
@@ -54,7 +61,7 @@ def _insights_fast(insights: b.Insights | None) -> dict[str, object]:
         return {}
     found: dict[str, object] = {}
     for item in insights.data:
-        metric = _IG_INSIGHTS.get(item.name) if item.name is not None else None
+        metric = _IG_INSIGHTS.get(item.name)  # type: ignore[arg-type]
         if metric is not None and item.values:
             found[metric] = item.values[0].value
     return _with_plays(found)
@@ -132,15 +139,57 @@ def _nodes_fast(
     out: Sink,
     where: tuple[str, ...],
 ) -> None:
-    """Typed media nodes, each with its fallback id (the batch lookup's key) or None."""
+    """Typed media nodes, each with its fallback id (the batch lookup's key) or None. The common
+    node (an id, a zoned `timestamp` or none) becomes its row inline; any other goes through
+    `_media`."""
+    (pid, platform, account, collected, file, line, *metric, published, kind, mtype, product) = (
+        c.append for c in out.posts.lists
+    )
+    views, reach, impressions, likes, comments, shares, saves, watch = metric
+    names = _IG_INSIGHTS.get
     for i, (key, m) in enumerate(nodes):
+        native = m.id if m.id is not None else key
+        stamp = m.timestamp
+        published_at = None if stamp is None else parse_timestamp(stamp)
+        if native and (published_at is None or type(published_at) is int):
+            found: dict[str, object] = {}
+            if m.insights is not None:
+                for item in m.insights.data:
+                    metric = names(item.name)
+                    if metric is not None and item.values:
+                        found[metric] = item.values[0].value
+                if _RETIRED_VIEWS in found:
+                    _with_plays(found)
+            get = found.get
+            liked = get("likes")
+            commented = get("comments")
+            said_type, said_product = m.media_type, m.media_product_type
+            said_kind = said_product or said_type
+            pid(_PREFIX + native)
+            platform("instagram")
+            account(ctx.account)
+            collected(ctx.collected_at)
+            file(ctx.file)
+            line(ctx.line)
+            views(get("views"))
+            reach(get("reach"))
+            impressions(None)
+            likes(m.like_count if liked is None else liked)
+            comments(m.comments_count if commented is None else commented)
+            shares(get("shares"))
+            saves(get("saves"))
+            watch(get("watch_time_ms"))
+            published(published_at)
+            kind(said_kind if type(said_kind) is str else None)
+            mtype(said_type if type(said_type) is str else None)
+            product(said_product if type(said_product) is str else None)
+            continue
 
         def reject(index: int, reason: str, detail: str, key: str | None = key) -> None:
             ctx.reject_at(index, (*where, index if key is None else key), reason, detail)
 
         fields = (m.timestamp, m.media_type, m.media_product_type, m.like_count, m.comments_count)
-        native_raw = m.id if m.id is not None or key is None else key
-        _media(i, ctx, out, native_raw, fields, _insights_fast(m.insights), reject)
+        _media(i, ctx, out, native, fields, _insights_fast(m.insights), reject)
 
 
 def _nodes_loose(nodes: Iterable[tuple[str | None, object]], ctx: Context, out: Sink) -> None:

@@ -7,9 +7,18 @@ from typing import Any
 from metrics.ingest.adapters import bodies as b
 from metrics.ingest.adapters.protocol import Context, Handler, Reject, Sink
 from metrics.ingest.adapters.rows import Media, follower_row, list_of_records, post_row, text
-from metrics.ingest.adapters.values import counts, epoch_seconds, native_id, scaled
+from metrics.ingest.adapters.values import (
+    EPOCH_MAX,
+    EPOCH_MIN,
+    counts,
+    epoch_seconds,
+    native_id,
+    scaled,
+)
 from metrics.model import scopes
 from metrics.model.reasons import API_ERROR, INVALID_BODY, INVALID_RECORD
+
+_PREFIX = scopes.post_id_prefix("tiktok")
 
 
 def _tiktok_error(code: object, message: object) -> Reject | None:
@@ -37,11 +46,13 @@ def _video(i: int, ctx: Context, out: Sink, fields: tuple[object, ...], reject: 
         reject(i, values.reason, values.detail)
         return
     said = text(media_type)
-    media: Media = (said or "VIDEO", said, None)
+    media: Media = ("VIDEO" if said is None else said, said, None)
     post_row(out, ctx, scopes.post_id("tiktok", native), values, created, media)
 
 
 def _videos_fast(body: b.TikTokVideoList, ctx: Context, out: Sink) -> Reject | None:
+    """The common record (counters validated by the decoder, an integral `create_time`, a
+    non-negative watch time) becomes its row inline; any other goes through `_video`."""
     error = _tiktok_error(body.code, body.message)
     if error:
         return error
@@ -51,8 +62,42 @@ def _videos_fast(body: b.TikTokVideoList, ctx: Context, out: Sink) -> Reject | N
     def reject(i: int, reason: str, detail: str) -> None:
         ctx.reject_at(i, ("data", "videos", i), reason, detail)
 
+    (pid, platform, account, collected, file, line, *metric, published, kind, mtype, product) = (
+        c.append for c in out.posts.lists
+    )
+    views, reach, impressions, likes, comments, shares, saves_, watch = metric
     for i, v in enumerate(body.data.videos):
         saves = v.favorites if v.favorites is not b.UNSET else v.favorities
+        created = v.create_time
+        if type(created) is str and created.isascii() and created.isdigit():
+            created = int(created)
+        watched = v.total_time_watched
+        ms = None if watched is None else scaled(watched, 1000)
+        if (
+            type(created) is int
+            and EPOCH_MIN <= created <= EPOCH_MAX
+            and (ms is None or (type(ms) is int and ms >= 0))
+        ):
+            said = v.media_type if type(v.media_type) is str else None
+            pid(_PREFIX + v.item_id)
+            platform("tiktok")
+            account(ctx.account)
+            collected(ctx.collected_at)
+            file(ctx.file)
+            line(ctx.line)
+            views(v.video_views)
+            reach(v.reach)
+            impressions(None)
+            likes(v.likes)
+            comments(v.comments)
+            shares(v.shares)
+            saves_(saves)
+            watch(ms)
+            published(created)
+            kind("VIDEO" if said is None else said)
+            mtype(said)
+            product(None)
+            continue
         fields = (
             v.item_id,
             v.create_time,
@@ -63,7 +108,7 @@ def _videos_fast(body: b.TikTokVideoList, ctx: Context, out: Sink) -> Reject | N
             v.comments,
             v.shares,
             saves,
-            v.total_time_watched,
+            watched,
         )
         _video(i, ctx, out, fields, reject)
     return None

@@ -13,17 +13,21 @@ from metrics.ingest.adapters.protocol import Context, Handler, Reject, Sink
 from metrics.ingest.adapters.rows import follower_row, post_row
 from metrics.ingest.adapters.values import (
     BAD,
+    INT64_MAX,
     OUT_OF_RANGE,
     Bad,
     count,
     counts,
     native_id,
+    parse_timestamp,
     published_value,
 )
 from metrics.model import scopes
 from metrics.model.reasons import API_ERROR, INVALID_BODY, INVALID_RECORD
 
 _MEDIA = ("tweet", None, None)  # X says no media type of its own on a post
+_PREFIX = scopes.post_id_prefix("x")
+_NO_METRICS = b.PublicMetrics()
 
 
 def _sum_known(a: object, b: object) -> object:
@@ -109,8 +113,39 @@ def _tweets_fast(body: b.XTweets, ctx: Context, out: Sink) -> Reject | None:
     def reject(i: int, reason: str, detail: str) -> None:
         ctx.reject_at(i, ("data",) if single else ("data", i), reason, detail)
 
+    (pid, platform, account, collected, file, line, *metric, published, kind, mtype, product) = (
+        c.append for c in out.posts.lists
+    )
+    views, reach, impressions, likes, comments, shares_, saves, watch = metric
     for i, t in enumerate([data] if isinstance(data, b.Tweet) else data):
-        pm = t.public_metrics or b.PublicMetrics()
+        pm = t.public_metrics or _NO_METRICS
+        stamp = t.created_at
+        published_at = None if stamp is None else parse_timestamp(stamp)
+        retweets, quotes = pm.retweet_count, pm.quote_count
+        shares = None if retweets is None or quotes is None else retweets + quotes
+        if (published_at is None or type(published_at) is int) and (
+            shares is None or shares <= INT64_MAX
+        ):
+            seen = pm.impression_count
+            pid(_PREFIX + t.id)
+            platform("x")
+            account(ctx.account)
+            collected(ctx.collected_at)
+            file(ctx.file)
+            line(ctx.line)
+            views(seen)
+            reach(None)
+            impressions(seen)
+            likes(pm.like_count)
+            comments(pm.reply_count)
+            shares_(shares)
+            saves(pm.bookmark_count)
+            watch(None)
+            published(published_at)
+            kind("tweet")
+            mtype(None)
+            product(None)
+            continue
         fields = (
             t.id,
             t.created_at,
