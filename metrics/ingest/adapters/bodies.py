@@ -5,8 +5,8 @@ descriptions, thumbnails) are skipped without building a Python object, which is
 plain `json.loads` pays for. The structures are strict about shape (a record is an object, an
 insight has a string name and a list of values); a body that does not fit raises
 `msgspec.ValidationError` and the endpoint's `loose` path (plain JSON values) takes it, so an odd
-body is still judged record by record. Leaf values stay `Any`: `values.count` and friends check
-them exactly, whichever path they came from.
+body is still judged record by record. Leaf values other than counters are JSON scalars, checked
+exactly by `values.count` and friends, whichever path they came from.
 """
 
 from __future__ import annotations
@@ -16,13 +16,17 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from metrics.ingest.adapters.values import INT64_MAX
+from metrics.ingest.adapters.values import INT64_MAX, INT64_MIN
 
 # A lifetime counter as the common case has it: a JSON integer in 0..2^63-1. Anything else (a
 # numeric string, a float, a negative or huge number) fails the typed decode, and the plain path
 # judges it exactly (values.count).
 Count = Annotated[int, Meta(ge=0, le=INT64_MAX)]
 NativeId = Annotated[str, Meta(min_length=1)]
+# Any other leaf the mapping reads: a JSON scalar, an integer within 64 bits (a larger one, which
+# the plain path reads as a float, goes there, so both say it the same way).
+Int64 = Annotated[int, Meta(ge=INT64_MIN, le=INT64_MAX)]
+Scalar = Int64 | float | str | bool | None
 
 
 class _Body(Struct, forbid_unknown_fields=False):
@@ -34,8 +38,8 @@ class _Body(Struct, forbid_unknown_fields=False):
 
 class TikTokVideo(_Body):
     item_id: NativeId
-    create_time: Any = None
-    media_type: Any = None
+    create_time: Scalar = None
+    media_type: Scalar = None
     video_views: Count | None = None
     reach: Count | None = None
     likes: Count | None = None
@@ -43,7 +47,7 @@ class TikTokVideo(_Body):
     shares: Count | None = None
     favorites: Count | UnsetType | None = UNSET
     favorities: Count | None = None
-    total_time_watched: Any = None
+    total_time_watched: Scalar = None
 
 
 class TikTokVideoData(_Body):
@@ -51,18 +55,18 @@ class TikTokVideoData(_Body):
 
 
 class TikTokVideoList(_Body):
-    code: Any = 0
-    message: Any = ""
+    code: Scalar = 0
+    message: Scalar = ""
     data: TikTokVideoData | None = None
 
 
 class TikTokAccountData(_Body):
-    followers_count: Any = None
+    followers_count: Scalar = None
 
 
 class TikTokAccount(_Body):
-    code: Any = 0
-    message: Any = ""
+    code: Scalar = 0
+    message: Scalar = ""
     data: TikTokAccountData | None = None
 
 
@@ -93,8 +97,8 @@ class Insights(_Body):
 class InstagramMedia(_Body):
     id: NativeId | None = None
     timestamp: str | None = None
-    media_type: Any = None
-    media_product_type: Any = None
+    media_type: Scalar = None
+    media_product_type: Scalar = None
     like_count: Count | None = None
     comments_count: Count | None = None
     insights: Insights | None = None
@@ -115,7 +119,7 @@ class InstagramInsights(_Body):
 
 
 class InstagramUser(_Body):
-    followers_count: Any = None
+    followers_count: Scalar = None
     error: Any = UNSET
 
 
@@ -123,11 +127,11 @@ class InstagramUser(_Body):
 
 
 class YouTubeSnippet(_Body):
-    publishedAt: Any = None
+    publishedAt: Scalar = None
 
 
 class YouTubeVideo(_Body):
-    id: Any = None
+    id: Scalar = None
     snippet: YouTubeSnippet | None = None
 
 
@@ -142,12 +146,12 @@ class ColumnHeader(_Body):
 
 class YouTubeReport(_Body):
     columnHeaders: list[ColumnHeader] | None = None
-    rows: list[list[Any]] | None = None
+    rows: list[list[Scalar]] | None = None
     error: Any = UNSET
 
 
 class ChannelStatistics(_Body):
-    subscriberCount: Any = None
+    subscriberCount: Scalar = None
 
 
 class YouTubeChannel(_Body):
@@ -185,7 +189,7 @@ class XTweets(_Body):
 
 
 class UserMetrics(_Body):
-    followers_count: Any = None
+    followers_count: Scalar = None
 
 
 class XUserData(_Body):

@@ -218,7 +218,7 @@ _BATCH = b.decoder(dict[str, b.InstagramMedia])
 
 def _media_fast(body: b.InstagramMediaList, ctx: Context, out: Sink) -> Reject | None:
     if body.error is not b.UNSET:
-        return _error(body.error)
+        return _error(orjson.loads(ctx.body)["error"])
     if body.data is b.UNSET:
         # The batch lookup `GET /?ids=a,b`: an object keyed by media id, no `data` wrapper.
         try:
@@ -301,7 +301,7 @@ def _insights_edge(
 
 def _edge_fast(body: b.InstagramInsights, ctx: Context, out: Sink) -> Reject | None:
     if body.error is not b.UNSET:
-        return _error(body.error)
+        return _error(orjson.loads(ctx.body)["error"])
 
     def reject(i: int, reason: str, detail: str) -> None:
         ctx.reject_at(i, ("data", i), reason, detail)
@@ -337,7 +337,7 @@ def _edge_loose(response: dict[str, Any], ctx: Context, out: Sink) -> Reject | N
 
 def _user_fast(body: b.InstagramUser, ctx: Context, out: Sink) -> Reject | None:
     if body.error is not b.UNSET:
-        return _error(body.error)
+        return _error(orjson.loads(ctx.body)["error"])
     return follower_row(out, ctx, body.followers_count)
 
 

@@ -97,18 +97,16 @@ def _tweet(
 
 def _tweets_fast(body: b.XTweets, ctx: Context, out: Sink) -> Reject | None:
     data = body.data
-    error = _errors_only(data, body.errors)
+    # Partial errors are rare: they are read from the plain body, as the plain path reads them.
+    errors = orjson.loads(ctx.body)["errors"] if body.errors else body.errors
+    error = _errors_only(data, errors)
     if error:
         return error
     if data is None:
         return Reject(INVALID_BODY, "response.data must be a list or a post")
     single = isinstance(data, b.Tweet)
-    if body.errors:
-
-        def reject_error(i: int, reason: str, detail: str) -> None:
-            ctx.reject_at(i, ("errors", i), reason, detail)
-
-        _error_records(body.errors, reject_error)
+    if errors:
+        _error_records(errors, lambda i, r, d: ctx.reject_record(i, errors[i], r, d))
 
     def reject(i: int, reason: str, detail: str) -> None:
         ctx.reject_at(i, ("data",) if single else ("data", i), reason, detail)
@@ -199,7 +197,8 @@ def _tweets_loose(response: dict[str, Any], ctx: Context, out: Sink) -> Reject |
 
 def _user_fast(body: b.XUser, ctx: Context, out: Sink) -> Reject | None:
     if body.data is None and body.errors:
-        return Reject(API_ERROR, f"X errors: {orjson.dumps(body.errors).decode()[:500]}")
+        errors = orjson.loads(ctx.body)["errors"]
+        return Reject(API_ERROR, f"X errors: {orjson.dumps(errors).decode()[:500]}")
     if body.data is None:
         return Reject(INVALID_BODY, "response.data must be an object")
     pm = body.data.public_metrics

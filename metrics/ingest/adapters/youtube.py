@@ -47,7 +47,7 @@ def _error(error: object) -> Reject:
 
 def _videos_fast(body: b.YouTubeVideoList, ctx: Context, out: Sink) -> Reject | None:
     if body.error is not b.UNSET:
-        return _error(body.error)
+        return _error(orjson.loads(ctx.body)["error"])
     if body.items is None:
         return Reject(INVALID_BODY, "response.items must be a list")
     for i, item in enumerate(body.items):
@@ -160,7 +160,7 @@ def _report(
 
 def _report_fast(body: b.YouTubeReport, ctx: Context, out: Sink) -> Reject | None:
     if body.error is not b.UNSET:
-        return _error(body.error)
+        return _error(orjson.loads(ctx.body)["error"])
     if body.columnHeaders is None:
         return Reject(INVALID_BODY, "response.columnHeaders must be a list")
 
@@ -187,7 +187,7 @@ def _report_loose(response: dict[str, Any], ctx: Context, out: Sink) -> Reject |
 
 def _channel_fast(body: b.YouTubeChannelList, ctx: Context, out: Sink) -> Reject | None:
     if body.error is not b.UNSET:
-        return _error(body.error)
+        return _error(orjson.loads(ctx.body)["error"])
     if not body.items:
         return Reject(INVALID_BODY, "channels.list returned no channel item")
     stats = body.items[0].statistics
