@@ -426,3 +426,67 @@ def test_every_reason_the_ingest_code_writes_is_declared() -> None:
     assert written | constants <= set(BY_CODE), (written | constants) - set(BY_CODE)
     unused = [r.code for r in REASONS if r.code not in constants and f'"{r.code}"' not in source]
     assert unused == []
+
+
+# -- posts keep what the platforms say about media ----------------------------------------------
+
+
+def test_posts_keep_media_type_and_product_type_null_where_unsaid(tmp_path: Path) -> None:
+    from metrics.ingest.steps import ingest_landing_date, rebuild_posts
+
+    raw, warehouse = tmp_path / "raw", tmp_path / "wh"
+    ig = {
+        "data": [
+            {"id": "1", "media_type": "IMAGE", "media_product_type": "FEED", "like_count": 1},
+            {"id": "2", "media_type": "VIDEO", "media_product_type": "REELS", "like_count": 1},
+            {"id": "3", "media_type": "VIDEO", "media_product_type": "STORY", "like_count": 1},
+        ]
+    }
+    videos = [
+        {"item_id": "10", "create_time": 1772668800, "media_type": "PHOTO", "video_views": 1},
+        {"item_id": "11", "create_time": 1772668800, "video_views": 1},
+    ]
+    tweets = {"data": [{"id": "20", "public_metrics": {"like_count": 1}}]}
+    report = _report(["day", "video", "views"], [["2026-03-04", "yt1", 5]])
+    write_lines(
+        raw,
+        f"instagram/{DAY}/m.jsonl",
+        [
+            envelope("instagram", "media", "acc_ig", T0, ig),
+            # Seen again later by an insights fetch, which says nothing of the media: kept.
+            envelope(
+                "instagram", "media_insights", "acc_ig", T1, {"data": [insight("reach", 3, "1")]}
+            ),
+        ],
+    )
+    write_lines(
+        raw,
+        f"tiktok/{DAY}/v.jsonl",
+        [
+            envelope(
+                "tiktok",
+                "business/video/list",
+                "acc_tt",
+                T0,
+                {"code": 0, "data": {"videos": videos}},
+            )
+        ],
+    )
+    write_lines(raw, f"x/{DAY}/t.jsonl", [envelope("x", "tweets", "acc_x", T0, tweets)])
+    write_lines(
+        raw, f"youtube/{DAY}/r.jsonl", [envelope("youtube", "reports.query", "acc_yt", T0, report)]
+    )
+    write_catalog(raw, "2026-03-01")
+    ingest_landing_date(raw, warehouse, date.fromisoformat(DAY), load_catalog(raw))
+    posts = rebuild_posts(warehouse).sort("platform_post_id")
+    assert posts.select(
+        "platform_post_id", "media_kind", "media_type", "media_product_type"
+    ).rows() == [
+        ("pst_instagram_1", "FEED", "IMAGE", "FEED"),
+        ("pst_instagram_2", "REELS", "VIDEO", "REELS"),
+        ("pst_instagram_3", "STORY", "VIDEO", "STORY"),
+        ("pst_tiktok_10", "PHOTO", "PHOTO", None),
+        ("pst_tiktok_11", "VIDEO", None, None),
+        ("pst_x_20", "tweet", None, None),
+        ("pst_youtube_yt1", "video", None, None),
+    ]
