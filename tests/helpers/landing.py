@@ -66,7 +66,7 @@ def envelope(
     response: Any,
     request: dict[str, Any] | None = None,
 ) -> dict:
-    env = {
+    env: dict[str, Any] = {
         "platform": platform,
         "endpoint": endpoint,
         "social_account_id": account,

@@ -17,7 +17,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metrics.ingest.adapters import HANDLERS, Columns, Context, Reject
+from metrics.ingest.adapters import HANDLERS, Columns, Context, Reject, Sink
 from metrics.ingest.adapters.protocol import (
     FOLLOWER_COLUMNS,
     PERIOD_COLUMNS,
@@ -26,7 +26,7 @@ from metrics.ingest.adapters.protocol import (
 )
 
 
-class _Sink:
+class _Sink(Sink):
     def __init__(self) -> None:
         self.posts = Columns(POST_COLUMNS)
         self.periods = Columns(PERIOD_COLUMNS)

@@ -232,9 +232,9 @@ def _line_reason(env: object, folder: str, accounts: dict[str, str]) -> str | No
     body, endpoint = env["response"], env["endpoint"]
     if platform == "tiktok" and body.get("code") != 0:
         return "api_error"
-    if endpoint == "reports.query" and "video" not in [h["name"] for h in body["columnHeaders"]]:
-        if len(_filtered(env)) != 1:
-            return "ambiguous_report"
+    names = [h["name"] for h in body.get("columnHeaders", [])]
+    if endpoint == "reports.query" and "video" not in names and len(_filtered(env)) != 1:
+        return "ambiguous_report"
     count = {
         "business/get": lambda: body["data"].get("followers_count"),
         "user": lambda: body.get("followers_count"),
@@ -357,7 +357,7 @@ def _reference(out: Path) -> tuple[dict, dict, set]:
                 ins = {i["name"]: i["values"][0]["value"] for i in body["data"]}
                 if "views" not in ins and "plays" in ins:
                     ins["views"] = ins["plays"]
-                names = {
+                insight_metrics = {
                     "views": "views",
                     "reach": "reach",
                     "likes": "likes",
@@ -367,7 +367,7 @@ def _reference(out: Path) -> tuple[dict, dict, set]:
                     "ig_reels_video_view_total_time": "watch_time_ms",
                 }
                 owner.setdefault(post, ("instagram", env["social_account_id"]))
-                for name, metric in names.items():
+                for name, metric in insight_metrics.items():
                     if name in ins:
                         keep(latest[post], metric, key, ins[name])
             elif records:

@@ -205,4 +205,4 @@ def decoder(kind: type[Any]) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(kind)
 
 
-__all__ = ["UNSET"]
+__all__ = ["UNSET", "UnsetType"]

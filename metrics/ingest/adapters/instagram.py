@@ -61,7 +61,7 @@ def _insights_fast(insights: b.Insights | None) -> dict[str, object]:
         return {}
     found: dict[str, object] = {}
     for item in insights.data:
-        metric = _IG_INSIGHTS.get(item.name)  # type: ignore[arg-type]
+        metric = _IG_INSIGHTS.get(item.name or "")
         if metric is not None and item.values:
             found[metric] = item.values[0].value
     return _with_plays(found)
@@ -155,9 +155,9 @@ def _nodes_fast(
             found: dict[str, object] = {}
             if m.insights is not None:
                 for item in m.insights.data:
-                    metric = names(item.name)
-                    if metric is not None and item.values:
-                        found[metric] = item.values[0].value
+                    said = names(item.name or "")
+                    if said is not None and item.values:
+                        found[said] = item.values[0].value
                 if _RETIRED_VIEWS in found:
                     _with_plays(found)
             get = found.get
@@ -219,7 +219,7 @@ _BATCH = b.decoder(dict[str, b.InstagramMedia])
 def _media_fast(body: b.InstagramMediaList, ctx: Context, out: Sink) -> Reject | None:
     if body.error is not b.UNSET:
         return _error(orjson.loads(ctx.body)["error"])
-    if body.data is b.UNSET:
+    if isinstance(body.data, b.UnsetType):
         # The batch lookup `GET /?ids=a,b`: an object keyed by media id, no `data` wrapper.
         try:
             batch = _BATCH.decode(ctx.body)
