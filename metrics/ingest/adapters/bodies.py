@@ -29,7 +29,7 @@ Int64 = Annotated[int, Meta(ge=INT64_MIN, le=INT64_MAX)]
 Scalar = Int64 | float | str | bool | None
 
 
-class _Body(Struct, forbid_unknown_fields=False):
+class _Body(Struct, forbid_unknown_fields=False, gc=False):
     pass
 
 

@@ -11,7 +11,15 @@ import msgspec
 import orjson
 
 from metrics.ingest.adapters import bodies as b
-from metrics.ingest.adapters.protocol import Context, Handler, Reject, Sink
+from metrics.ingest.adapters.protocol import (
+    POST_COLUMNS,
+    PROVENANCE,
+    Context,
+    Handler,
+    Reject,
+    Sink,
+    provenance,
+)
 from metrics.ingest.adapters.rows import NO_MEDIA, follower_row, post_row, text
 from metrics.ingest.adapters.values import (
     BAD,
@@ -22,6 +30,7 @@ from metrics.ingest.adapters.values import (
 )
 from metrics.model import scopes
 from metrics.model.reasons import API_ERROR, INVALID_BODY, INVALID_RECORD
+from metrics.model.tables import MEDIA
 
 # Insight name -> metric. `plays` is the retired name of `views` (used only when `views` is
 # absent); the other retired names (`impressions`, `ig_reels_aggregated_all_plays_count`,
@@ -41,6 +50,26 @@ _RETIRED_VIEWS = "plays"
 Reject3 = Callable[[int, str, str], None]
 _ABSENT = object()  # an insight without values: it says nothing
 _PREFIX = scopes.post_id_prefix("instagram")
+# Where each insight goes in the fast path's list (`plays` last, used only without `views`).
+_SLOT = {name: k for k, name in enumerate(("views", "reach", "likes", "comments", "shares"))}
+_SLOT |= {"saved": 5, "ig_reels_video_view_total_time": 6, "plays": 7}
+# The columns a typed node fills one by one; the others are the same for the whole response.
+_VARY = tuple(
+    POST_COLUMNS.index(c)
+    for c in (
+        "platform_post_id",
+        "views",
+        "reach",
+        "likes",
+        "comments",
+        "shares",
+        "saves",
+        "watch_time_ms",
+        "published_at",
+        *MEDIA,
+    )
+)
+_CONSTANT = tuple(POST_COLUMNS.index(c) for c in (*PROVENANCE, "impressions"))
 
 
 def _error(response_error: object) -> Reject:
@@ -142,43 +171,38 @@ def _nodes_fast(
     """Typed media nodes, each with its fallback id (the batch lookup's key) or None. The common
     node (an id, a zoned `timestamp` or none) becomes its row inline; any other goes through
     `_media`."""
-    (pid, platform, account, collected, file, line, *metric, published, kind, mtype, product) = (
-        c.append for c in out.posts.lists
+    lists = out.posts.lists
+    pid, views, reach, likes, comments, shares, saves, watch, published, kind, mtype, product = (
+        lists[k].append for k in _VARY
     )
-    views, reach, impressions, likes, comments, shares, saves, watch = metric
-    names = _IG_INSIGHTS.get
+    slot = _SLOT.get
     for i, (key, m) in enumerate(nodes):
         native = m.id if m.id is not None else key
         stamp = m.timestamp
         published_at = None if stamp is None else parse_timestamp(stamp)
         if native and (published_at is None or type(published_at) is int):
-            found: dict[str, object] = {}
+            # views, reach, likes, comments, shares, saves, watch time, plays
+            found: list[object] = [None] * 8
+            said = [False] * 8
             if m.insights is not None:
                 for item in m.insights.data:
-                    said = names(item.name or "")
-                    if said is not None and item.values:
-                        found[said] = item.values[0].value
-                if _RETIRED_VIEWS in found:
-                    _with_plays(found)
-            get = found.get
-            liked = get("likes")
-            commented = get("comments")
+                    at = slot(item.name or "")
+                    if at is not None and item.values:
+                        found[at] = item.values[0].value
+                        said[at] = True
+                if said[7] and not said[0]:
+                    found[0] = found[7]  # the retired `plays` stands for views
+            liked, commented = found[2], found[3]
             said_type, said_product = m.media_type, m.media_product_type
             said_kind = said_product or said_type
             pid(_PREFIX + native)
-            platform("instagram")
-            account(ctx.account)
-            collected(ctx.collected_at)
-            file(ctx.file)
-            line(ctx.line)
-            views(get("views"))
-            reach(get("reach"))
-            impressions(None)
+            views(found[0])
+            reach(found[1])
             likes(m.like_count if liked is None else liked)
             comments(m.comments_count if commented is None else commented)
-            shares(get("shares"))
-            saves(get("saves"))
-            watch(get("watch_time_ms"))
+            shares(found[4])
+            saves(found[5])
+            watch(found[6])
             published(published_at)
             kind(said_kind if type(said_kind) is str else None)
             mtype(said_type if type(said_type) is str else None)
@@ -190,6 +214,7 @@ def _nodes_fast(
 
         fields = (m.timestamp, m.media_type, m.media_product_type, m.like_count, m.comments_count)
         _media(i, ctx, out, native, fields, _insights_fast(m.insights), reject)
+    out.posts.pad(dict(zip(_CONSTANT, (*provenance(ctx), None), strict=True)))
 
 
 def _nodes_loose(nodes: Iterable[tuple[str | None, object]], ctx: Context, out: Sink) -> None:

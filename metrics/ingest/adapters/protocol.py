@@ -62,6 +62,8 @@ SIGHTING_COLUMNS = (
     *MEDIA_COLUMNS,
 )
 
+PROVENANCE = ("platform", "social_account_id", "collected_at", "landing_file", "line")
+
 EPOCH_COLUMNS = frozenset({"collected_at", "published_at"})
 RAW_TYPES: dict[str, pl.DataType] = {
     **{m: pl.Int64() for m in POST_METRICS},
@@ -135,15 +137,32 @@ class Columns:
     def __len__(self) -> int:
         return len(self.lists[0])
 
+    def pad(self, values: dict[int, object]) -> None:
+        """Bring the columns at these positions up to the first column's length with their
+        value: a fast path appends only the columns that vary within one response, since every
+        row of a response shares its provenance (and some columns a platform never fills)."""
+        size = len(self.lists[0])
+        for at, value in values.items():
+            column = self.lists[at]
+            column.extend([value] * (size - len(column)))
+
     def truncate(self, size: int) -> None:
         for column in self.lists:
             del column[size:]
+
+    def at(self, *names: str) -> tuple[int, ...]:
+        return tuple(self.names.index(n) for n in names)
 
     def take(self) -> dict[str, list[Any]]:
         """The columns by name; this object starts empty again."""
         data = dict(zip(self.names, self.lists, strict=True))
         self.lists = [[] for _ in self.names]
         return data
+
+
+def provenance(ctx: Context) -> tuple[object, ...]:
+    """The PROVENANCE values of a row from this envelope."""
+    return (ctx.platform, ctx.account, ctx.collected_at, ctx.file, ctx.line)
 
 
 class Sink:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from metrics.ingest.adapters import bodies as b
-from metrics.ingest.adapters.protocol import Context, Handler, Reject, Sink
+from metrics.ingest.adapters.protocol import (
+    POST_COLUMNS,
+    PROVENANCE,
+    Context,
+    Handler,
+    Reject,
+    Sink,
+    provenance,
+)
 from metrics.ingest.adapters.rows import Media, follower_row, list_of_records, post_row, text
 from metrics.ingest.adapters.values import (
     EPOCH_MAX,
@@ -19,6 +27,24 @@ from metrics.model import scopes
 from metrics.model.reasons import API_ERROR, INVALID_BODY, INVALID_RECORD
 
 _PREFIX = scopes.post_id_prefix("tiktok")
+# The columns a typed video fills one by one; the others are the same for the whole response.
+_VARY = tuple(
+    POST_COLUMNS.index(c)
+    for c in (
+        "platform_post_id",
+        "views",
+        "reach",
+        "likes",
+        "comments",
+        "shares",
+        "saves",
+        "watch_time_ms",
+        "published_at",
+        "media_kind",
+        "media_type",
+    )
+)
+_CONSTANT = tuple(POST_COLUMNS.index(c) for c in (*PROVENANCE, "impressions", "media_product_type"))
 
 
 def _tiktok_error(code: object, message: object) -> Reject | None:
@@ -62,10 +88,10 @@ def _videos_fast(body: b.TikTokVideoList, ctx: Context, out: Sink) -> Reject | N
     def reject(i: int, reason: str, detail: str) -> None:
         ctx.reject_at(i, ("data", "videos", i), reason, detail)
 
-    (pid, platform, account, collected, file, line, *metric, published, kind, mtype, product) = (
-        c.append for c in out.posts.lists
+    lists = out.posts.lists
+    pid, views, reach, likes, comments, shares, saves_, watch, published, kind, mtype = (
+        lists[k].append for k in _VARY
     )
-    views, reach, impressions, likes, comments, shares, saves_, watch = metric
     for i, v in enumerate(body.data.videos):
         saves = v.favorites if v.favorites is not b.UNSET else v.favorities
         created = v.create_time
@@ -80,14 +106,8 @@ def _videos_fast(body: b.TikTokVideoList, ctx: Context, out: Sink) -> Reject | N
         ):
             said = v.media_type if type(v.media_type) is str else None
             pid(_PREFIX + v.item_id)
-            platform("tiktok")
-            account(ctx.account)
-            collected(ctx.collected_at)
-            file(ctx.file)
-            line(ctx.line)
             views(v.video_views)
             reach(v.reach)
-            impressions(None)
             likes(v.likes)
             comments(v.comments)
             shares(v.shares)
@@ -96,7 +116,6 @@ def _videos_fast(body: b.TikTokVideoList, ctx: Context, out: Sink) -> Reject | N
             published(created)
             kind("VIDEO" if said is None else said)
             mtype(said)
-            product(None)
             continue
         fields = (
             v.item_id,
@@ -111,6 +130,7 @@ def _videos_fast(body: b.TikTokVideoList, ctx: Context, out: Sink) -> Reject | N
             watched,
         )
         _video(i, ctx, out, fields, reject)
+    out.posts.pad(dict(zip(_CONSTANT, (*provenance(ctx), None, None), strict=True)))
     return None
 
 

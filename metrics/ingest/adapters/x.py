@@ -9,7 +9,15 @@ from typing import Any
 import orjson
 
 from metrics.ingest.adapters import bodies as b
-from metrics.ingest.adapters.protocol import Context, Handler, Reject, Sink
+from metrics.ingest.adapters.protocol import (
+    POST_COLUMNS,
+    PROVENANCE,
+    Context,
+    Handler,
+    Reject,
+    Sink,
+    provenance,
+)
 from metrics.ingest.adapters.rows import follower_row, post_row
 from metrics.ingest.adapters.values import (
     BAD,
@@ -24,10 +32,26 @@ from metrics.ingest.adapters.values import (
 )
 from metrics.model import scopes
 from metrics.model.reasons import API_ERROR, INVALID_BODY, INVALID_RECORD
+from metrics.model.tables import MEDIA
 
 _MEDIA = ("tweet", None, None)  # X says no media type of its own on a post
 _PREFIX = scopes.post_id_prefix("x")
 _NO_METRICS = b.PublicMetrics()
+# The columns a typed post fills one by one; the others are the same for the whole response.
+_VARY = tuple(
+    POST_COLUMNS.index(c)
+    for c in (
+        "platform_post_id",
+        "views",
+        "impressions",
+        "likes",
+        "comments",
+        "shares",
+        "saves",
+        "published_at",
+    )
+)
+_CONSTANT = tuple(POST_COLUMNS.index(c) for c in (*PROVENANCE, "reach", "watch_time_ms", *MEDIA))
 
 
 def _sum_known(a: object, b: object) -> object:
@@ -111,10 +135,10 @@ def _tweets_fast(body: b.XTweets, ctx: Context, out: Sink) -> Reject | None:
     def reject(i: int, reason: str, detail: str) -> None:
         ctx.reject_at(i, ("data",) if single else ("data", i), reason, detail)
 
-    (pid, platform, account, collected, file, line, *metric, published, kind, mtype, product) = (
-        c.append for c in out.posts.lists
+    lists = out.posts.lists
+    pid, views, impressions, likes, comments, shares_, saves, published = (
+        lists[k].append for k in _VARY
     )
-    views, reach, impressions, likes, comments, shares_, saves, watch = metric
     for i, t in enumerate([data] if isinstance(data, b.Tweet) else data):
         pm = t.public_metrics or _NO_METRICS
         stamp = t.created_at
@@ -126,23 +150,13 @@ def _tweets_fast(body: b.XTweets, ctx: Context, out: Sink) -> Reject | None:
         ):
             seen = pm.impression_count
             pid(_PREFIX + t.id)
-            platform("x")
-            account(ctx.account)
-            collected(ctx.collected_at)
-            file(ctx.file)
-            line(ctx.line)
             views(seen)
-            reach(None)
             impressions(seen)
             likes(pm.like_count)
             comments(pm.reply_count)
             shares_(shares)
             saves(pm.bookmark_count)
-            watch(None)
             published(published_at)
-            kind("tweet")
-            mtype(None)
-            product(None)
             continue
         fields = (
             t.id,
@@ -155,6 +169,7 @@ def _tweets_fast(body: b.XTweets, ctx: Context, out: Sink) -> Reject | None:
             pm.bookmark_count,
         )
         _tweet(i, ctx, out, fields, reject)
+    out.posts.pad(dict(zip(_CONSTANT, (*provenance(ctx), None, None, *_MEDIA), strict=True)))
     return None
 
 
