@@ -17,7 +17,9 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import orjson
 import polars as pl
 
@@ -30,6 +32,7 @@ from metrics.model.scopes import native_id_expr
 from metrics.model.tables import (
     FOLLOWER_OBSERVATIONS,
     FOLLOWER_OBSERVATIONS_TABLE,
+    MEDIA,
     NORMALIZED,
     PERIOD_OBSERVATIONS,
     PERIOD_OBSERVATIONS_TABLE,
@@ -174,12 +177,12 @@ class _Builder(adapters.Sink):
     Python can do per record), turned into columns by `_frame`."""
 
     def __init__(self) -> None:
-        self.posts: list[tuple[object, ...]] = []
-        self.periods: list[tuple[object, ...]] = []
-        self.followers: list[tuple[object, ...]] = []
+        self.posts = adapters.Columns(adapters.POST_COLUMNS)
+        self.periods = adapters.Columns(adapters.PERIOD_COLUMNS)
+        self.followers = adapters.Columns(adapters.FOLLOWER_COLUMNS)
         self.quarantine: Rows = adapters.new_rows(tuple(QUARANTINE))
         self.accounting = Accounting()
-        self.sightings: list[tuple[object, ...]] = []
+        self.sightings = adapters.Columns(adapters.SIGHTING_COLUMNS)
 
     def reject(
         self, file: str, line: int, record: int | None, reason: str, detail: str, raw: str
@@ -201,8 +204,10 @@ class _Builder(adapters.Sink):
 
     def rollback(self, mark: tuple[tuple[int, ...], Counter[str]]) -> None:
         (posts, periods, followers, sightings, rejected), reasons = mark
-        del self.posts[posts:], self.periods[periods:], self.followers[followers:]
-        del self.sightings[sightings:]
+        self.posts.truncate(posts)
+        self.periods.truncate(periods)
+        self.followers.truncate(followers)
+        self.sightings.truncate(sightings)
         for column in self.quarantine.values():
             del column[rejected:]
         self.accounting.reasons = reasons
@@ -377,7 +382,99 @@ def _text(line: bytes) -> str:
     return line.decode("utf-8", errors="replace")
 
 
+class _Envelope(msgspec.Struct):
+    """The envelope as the fast path reads it: its fields typed, the body kept as raw bytes for
+    its endpoint's typed decoder. Anything that does not fit goes to `_normalize_loose`."""
+
+    platform: str
+    endpoint: str
+    social_account_id: str
+    collected_at: str
+    response: msgspec.Raw
+    request: Any = None
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+
+
 def _normalize_line(
+    line: bytes,
+    rel: str,
+    number: int,
+    folder: str,
+    landing_end: int,
+    catalog: Catalog,
+    out: _Builder,
+) -> Reject | None:
+    """One line: the typed fast path, or, for a line it does not fit (not an envelope, not
+    JSON, a body that is not an object), the plain-JSON path that says what is wrong."""
+    try:
+        env = _ENVELOPE.decode(line)
+    except msgspec.MsgspecError:
+        return _normalize_loose(line, rel, number, folder, landing_end, catalog, out)
+    body = bytes(env.response)
+    if not (env.platform and env.endpoint and env.social_account_id and env.collected_at):
+        return _normalize_loose(line, rel, number, folder, landing_end, catalog, out)
+    if not body.startswith(b"{"):
+        return _normalize_loose(line, rel, number, folder, landing_end, catalog, out)
+    routed = _route(
+        env.platform,
+        env.endpoint,
+        env.social_account_id,
+        env.collected_at,
+        folder,
+        landing_end,
+        catalog,
+    )
+    if isinstance(routed, Reject):
+        return routed
+    handler, collected = routed
+    ctx = adapters.Context(
+        rel, number, env.platform, env.social_account_id, collected, out.reject, env.request, body
+    )
+    try:
+        return handler(body, ctx, out)
+    except orjson.JSONDecodeError:
+        # A used value no double holds (1e400): the plain path names it.
+        return _normalize_loose(line, rel, number, folder, landing_end, catalog, out)
+
+
+def _route(
+    platform: str,
+    endpoint: str,
+    account: str,
+    collected_at: str,
+    folder: str,
+    landing_end: int,
+    catalog: Catalog,
+) -> tuple[adapters.Handler, int] | Reject:
+    """The envelope checks both paths share, in order: platform, folder, endpoint, account,
+    `collected_at`. Returns the endpoint's handler and `collected_at` in epoch seconds."""
+    if platform not in PLATFORMS:
+        return Reject("unknown_platform", f"unknown platform {platform!r}")
+    if platform != folder:
+        return Reject("platform_mismatch", f"platform {platform!r} landed in folder {folder!r}")
+    handler = adapters.HANDLERS.get((platform, endpoint))
+    if handler is None:
+        return Reject("unknown_endpoint", f"unknown endpoint {endpoint!r} for {platform}")
+    known = catalog.known_account_platforms.get(account)
+    if known is None:
+        return Reject("unknown_account", f"social_account_id {account!r} is in no catalog")
+    if known != platform:
+        return Reject("platform_mismatch", f"account {account} is a {known} account")
+    collected = adapters.parse_timestamp(collected_at)
+    if isinstance(collected, Reject):
+        return Reject(collected.reason, f"collected_at: {collected.detail}")
+    if collected >= landing_end:
+        # A file cannot hold what was collected after it landed; left in, it would be `as_of`.
+        return Reject(
+            "collected_after_landing",
+            f"collected_at {collected_at} is after the end of the landing date",
+        )
+    return handler, collected
+
+
+def _normalize_loose(
     line: bytes,
     rel: str,
     number: int,
@@ -402,41 +499,21 @@ def _normalize_line(
             return Reject("invalid_envelope", f"envelope field `{name}` is missing or not a string")
     if not isinstance(env.get("response"), dict):
         return Reject("invalid_envelope", "envelope field `response` is missing or not an object")
-    platform, endpoint, account = env["platform"], env["endpoint"], env["social_account_id"]
-    if platform not in PLATFORMS:
-        return Reject("unknown_platform", f"unknown platform {platform!r}")
-    if platform != folder:
-        return Reject("platform_mismatch", f"platform {platform!r} landed in folder {folder!r}")
-    handler = adapters.HANDLERS.get((platform, endpoint))
-    if handler is None:
-        return Reject("unknown_endpoint", f"unknown endpoint {endpoint!r} for {platform}")
-    known = catalog.known_account_platforms.get(account)
-    if known is None:
-        return Reject("unknown_account", f"social_account_id {account!r} is in no catalog")
-    if known != platform:
-        return Reject("platform_mismatch", f"account {account} is a {known} account")
-    collected = adapters.parse_timestamp(env["collected_at"])
-    if isinstance(collected, Reject):
-        return Reject(collected.reason, f"collected_at: {collected.detail}")
-    if collected >= landing_end:
-        # A file cannot hold what was collected after it landed; left in, it would be `as_of`.
-        return Reject(
-            "collected_after_landing",
-            f"collected_at {env['collected_at']} is after the end of the landing date",
-        )
-    ctx = adapters.Context(rel, number, platform, account, collected, out.reject)
-    return handler(env["response"], ctx, out)
-
-
-def _frame(
-    rows: list[tuple[object, ...]], schema: dict[str, pl.DataType], columns: tuple[str, ...]
-) -> pl.DataFrame:
-    """Typed frame from row tuples named by `columns`; epoch-second columns become UTC
-    timestamps here, in one vectorized step."""
-    transposed: list[tuple[object, ...]] = (
-        list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    platform, account = env["platform"], env["social_account_id"]
+    routed = _route(
+        platform, env["endpoint"], account, env["collected_at"], folder, landing_end, catalog
     )
-    data = {c: list(v) for c, v in zip(columns, transposed, strict=True)}
+    if isinstance(routed, Reject):
+        return routed
+    handler, collected = routed
+    request = env.get("request")
+    ctx = adapters.Context(rel, number, platform, account, collected, out.reject, request)
+    return handler.loose(env["response"], ctx, out)
+
+
+def _frame(data: dict[str, list[Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Typed frame from column lists; epoch-second columns become UTC timestamps here, in one
+    vectorized step."""
     df = pl.DataFrame(data, schema_overrides=adapters.RAW_TYPES, strict=False)
     ts_cols = [c for c in df.columns if c in adapters.EPOCH_COLUMNS]
     df = df.with_columns(
@@ -452,14 +529,18 @@ def _frame(
 
 
 # Snapshot rows keep their post's publication time and kind until the sightings are built.
-_SNAPSHOT_ROWS = {**POST_OBSERVATIONS, "published_at": UTC_TS, "media_kind": pl.String()}
+_SNAPSHOT_ROWS = {
+    **POST_OBSERVATIONS,
+    "published_at": UTC_TS,
+    **{c: POST_SIGHTINGS[c] for c in MEDIA},
+}
 _SIGHTING_ROWS = {c: _SNAPSHOT_ROWS[c] for c in adapters.SIGHTING_COLUMNS}
 
 _OBSERVATION_SCHEMAS = {
-    "posts": (_SNAPSHOT_ROWS, adapters.POST_COLUMNS),
-    "periods": (PERIOD_OBSERVATIONS, adapters.PERIOD_COLUMNS),
-    "followers": (FOLLOWER_OBSERVATIONS, adapters.FOLLOWER_COLUMNS),
-    "sightings": (_SIGHTING_ROWS, adapters.SIGHTING_COLUMNS),
+    "posts": _SNAPSHOT_ROWS,
+    "periods": PERIOD_OBSERVATIONS,
+    "followers": FOLLOWER_OBSERVATIONS,
+    "sightings": _SIGHTING_ROWS,
 }
 
 
@@ -478,12 +559,11 @@ def _normalize_files(raw: RawRoot, entries: list[Entry], catalog: Catalog) -> _C
     frames: dict[str, list[pl.DataFrame]] = {name: [] for name in _OBSERVATION_SCHEMAS}
 
     def flush() -> None:
-        # Columnar chunks keep memory flat: Python tuples of boxed values cost ~10x the bytes.
-        for name, (schema, columns) in _OBSERVATION_SCHEMAS.items():
-            rows: list[tuple[object, ...]] = getattr(out, name)
-            if rows:
-                frames[name].append(_frame(rows, schema, columns))
-                setattr(out, name, [])
+        # Columnar chunks keep memory flat: Python lists of boxed values cost ~10x the bytes.
+        for name, schema in _OBSERVATION_SCHEMAS.items():
+            rows: adapters.Columns = getattr(out, name)
+            if len(rows):
+                frames[name].append(_frame(rows.take(), schema))
 
     for entry in entries:
         _normalize_file(entry, raw, catalog, out, limit)
@@ -533,7 +613,7 @@ def normalize_partition(
 
 def _sightings(rows: pl.DataFrame) -> pl.DataFrame:
     """One row per post from every row that saw it, sorted by (post, collected_at, file, line):
-    the newest sighting names the account, the newest known publication time and kind win,
+    the newest sighting names the account, the newest known publication time and media win,
     and the earliest collected_at is when the post was first seen."""
     return (
         rows.group_by("platform_post_id", maintain_order=True)
@@ -541,7 +621,7 @@ def _sightings(rows: pl.DataFrame) -> pl.DataFrame:
             pl.col("platform").last(),
             pl.col("social_account_id").last(),
             pl.col("published_at").drop_nulls().last(),
-            pl.col("media_kind").drop_nulls().last(),
+            *(pl.col(c).drop_nulls().last() for c in MEDIA),
             pl.col("collected_at").min().alias("first_seen_at"),
             pl.col("collected_at").last(),
             pl.col("landing_file").last(),
@@ -560,7 +640,7 @@ def _merge(landing_date: date, chunks: list[_Chunk]) -> NormalizedPartition:
 
     def table(name: str, order: list[str]) -> pl.DataFrame:
         parts = [f for c in chunks for f in c.frames[name]]
-        parts = parts or [pl.DataFrame(schema=_OBSERVATION_SCHEMAS[name][0])]
+        parts = parts or [pl.DataFrame(schema=_OBSERVATION_SCHEMAS[name])]
         return pl.concat(parts, rechunk=True).sort(order, maintain_order=True)
 
     snapshots = table("posts", order)

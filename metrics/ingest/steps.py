@@ -30,6 +30,7 @@ from metrics.ingest.normalize import (
 from metrics.model.tables import (
     CATALOG_ACCOUNTS_TABLE,
     CATALOG_ENTITIES_TABLE,
+    MEDIA,
     POST_SIGHTINGS,
     POST_SIGHTINGS_TABLE,
     POSTS,
@@ -215,7 +216,7 @@ def rebuild_posts(warehouse: Warehouse) -> pl.DataFrame:
                 pl.col("platform").last(),
                 pl.col("native_id").last(),
                 pl.col("social_account_id").last(),
-                pl.col("media_kind").drop_nulls().last(),
+                *(pl.col(c).drop_nulls().last() for c in MEDIA),
                 pl.col("first_seen_at").min(),
                 pl.col("collected_at").max().alias("last_seen_at"),
             )

@@ -14,12 +14,17 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from metrics.model.reasons import REASONS
 from metrics.model.tables import Table, sql_type, table
 
 DICTIONARY = Path(__file__).resolve().parents[2] / "docs" / "data-dictionary.md"
 _REGION = re.compile(
     r"(<!-- columns: (?P<names>[a-z_ ]+) -->\n)(?P<body>.*?)(<!-- /columns -->)", re.S
 )
+
+
+_REASONS = re.compile(r"(<!-- reasons -->\n)(?P<body>.*?)(<!-- /reasons -->)", re.S)
+_CLASS_ORDER = ("file", "envelope", "body", "record", "value")
 
 
 def _cell(text: str) -> str:
@@ -51,14 +56,26 @@ def markdown(tables: Iterable[Table]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def reasons_markdown() -> str:
+    """The quarantine reasons of metrics/model/reasons.py, by class, with an example each."""
+    lines = ["| class | reason | `line` / `record` | example |", "|---|---|---|---|"]
+    for kind in _CLASS_ORDER:
+        for r in (r for r in REASONS if r.kind == kind):
+            level = "0 (whole file)" if r.level == "0" else r.level
+            lines.append(f"| {kind} | `{r.code}` | {level} | {_cell(r.example)} |")
+    return "\n".join(lines) + "\n"
+
+
 def render_dictionary(text: str) -> str:
-    """`text` (the data dictionary) with every `<!-- columns: … -->` region regenerated."""
+    """`text` (the data dictionary) with every `<!-- columns: … -->` region and the
+    `<!-- reasons -->` region regenerated."""
 
     def fill(match: re.Match[str]) -> str:
         group = [table(n) for n in match["names"].split()]
         return f"{match[1]}{markdown(group)}{match[4]}"
 
-    return _REGION.sub(fill, text)
+    text = _REGION.sub(fill, text)
+    return _REASONS.sub(lambda m: f"{m[1]}{reasons_markdown()}{m[3]}", text)
 
 
 def documented(text: str) -> list[str]:

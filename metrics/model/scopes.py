@@ -126,6 +126,12 @@ def post_id(platform: str, native_id: str) -> str:
     return f"{POST.id_prefix}{platform}_{native_id}"
 
 
+def post_id_prefix(platform: str) -> str:
+    """What `post_id` puts before a native id: a typed decoder that has checked the native id
+    is a non-empty string builds the id with one concatenation per record."""
+    return post_id(platform, "_")[:-1]
+
+
 def parse_post_id(id: str) -> tuple[str, str]:
     """(platform, native id) of a post id; native ids may hold `_` (platform names never do)."""
     platform, sep, native = id.removeprefix(POST.id_prefix).partition("_")

@@ -112,6 +112,31 @@ LINE = _c("line", INT, "1-based line of the record in `landing_file`")
 PROVENANCE = (COLLECTED_AT, LANDING_FILE, LINE)
 
 
+# What a platform says about a post's media, declared once for `post_sightings` and `posts`.
+MEDIA_COLUMNS = (
+    _null(
+        "media_kind",
+        STRING,
+        "newest known kind: TikTok `media_type` (default `VIDEO`), Instagram "
+        "`media_product_type` or `media_type`, `video` (YouTube), `tweet` (X)",
+    ),
+    _null(
+        "media_type",
+        STRING,
+        "newest known `media_type` as the platform says it: Instagram `IMAGE`, `VIDEO`, "
+        "`CAROUSEL_ALBUM`; TikTok `VIDEO`, `PHOTO`; null where the platform does not say "
+        "(YouTube, X, an Instagram insights fetch, a TikTok export without the field)",
+    ),
+    _null(
+        "media_product_type",
+        STRING,
+        "newest known Instagram `media_product_type`: `FEED`, `REELS`, `STORY`; null where the "
+        "platform does not say (every other platform)",
+    ),
+)
+MEDIA: tuple[str, ...] = tuple(c.name for c in MEDIA_COLUMNS)
+
+
 def _platform(values: str) -> Column:
     return _c("platform", STRING, values)
 
@@ -238,12 +263,7 @@ POST_SIGHTINGS_TABLE = Table(
             "newest known publication time: TikTok `create_time`, Instagram `timestamp`, YouTube "
             "`snippet.publishedAt` (from `videos.list`), X `created_at`",
         ),
-        _null(
-            "media_kind",
-            STRING,
-            "TikTok `media_type` (default `VIDEO`), Instagram `media_product_type` or "
-            "`media_type`, `video` (YouTube), `tweet` (X)",
-        ),
+        *MEDIA_COLUMNS,
         _c("first_seen_at", UTC_TS, "earliest `collected_at` of the post in this landing date"),
         _c("collected_at", UTC_TS, "`collected_at` of the newest sighting in this landing date"),
         _c("landing_file", STRING, "file of the newest sighting"),
@@ -289,7 +309,7 @@ POSTS_TABLE = Table(
         _c("native_id", STRING, "the platform's post id, always text"),
         _c("social_account_id", STRING, "from the newest sighting"),
         _null("published_at", UTC_TS, "newest known publication time (null if never reported)"),
-        _null("media_kind", STRING, "newest known"),
+        *MEDIA_COLUMNS,
         _c("first_seen_at", UTC_TS, "earliest `collected_at`"),
         _c("last_seen_at", UTC_TS, "latest `collected_at`"),
         _null("published_known_since", DATE, "first landing date that reported `published_at`"),

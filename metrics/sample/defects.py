@@ -13,6 +13,9 @@ line also cannot match its folder (that reason wins):
 - ``timestamp_without_zone``: ``collected_at`` without zone (whole line), or an Instagram
   ``timestamp`` without offset (one record).
 - ``non_numeric`` / ``negative_counter``: one post record of an otherwise good response.
+- ``ambiguous_report``: a YouTube report without a ``video`` column whose request names two
+  videos in ``filters``.
+- ``missing_follower_count``: a follower body without its count field.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ REASON: dict[str, str] = {
     "non_numeric": "non_numeric",
     "negative_counter": "negative_counter",
     "naive_post_timestamp": "timestamp_without_zone",
+    "ambiguous_report": "ambiguous_report",
+    "no_follower_count": "missing_follower_count",
 }
 REASONS: tuple[str, ...] = tuple(sorted(set(REASON.values())))
 RECORD_VARIANTS = frozenset({"non_numeric", "negative_counter", "naive_post_timestamp"})
@@ -64,8 +69,15 @@ _FORCED: dict[str, tuple[str, ...]] = {
         "negative_counter",
         "no_collected_at",
         "unknown_platform",
+        "no_follower_count",
     ),
-    "youtube": ("naive_collected_at", "response_not_object", "folder_mismatch", "blank"),
+    "youtube": (
+        "naive_collected_at",
+        "response_not_object",
+        "folder_mismatch",
+        "blank",
+        "ambiguous_report",
+    ),
     "x": ("unknown_account", "account_mismatch", "non_numeric", "negative_counter"),
 }
 
@@ -87,6 +99,10 @@ class Injector:
             if endpoint != _POSTS_ENDPOINT.get(self.platform) or n_records < 2 or n_eligible < 1:
                 return False
             return variant != "naive_post_timestamp" or self.platform == "instagram"
+        if variant == "ambiguous_report":
+            return self.platform == "youtube" and endpoint == "reports.query"
+        if variant == "no_follower_count":
+            return endpoint == FOLLOWER_ENDPOINT[self.platform]
         return variant != "api_error" or self.platform == "tiktok"
 
     def pick(self, endpoint: str, t_ms: int, n_records: int = 0, n_eligible: int = 0) -> str | None:
@@ -110,7 +126,8 @@ class Injector:
         elif self.platform == "x":
             rec["public_metrics"][rng.choice(("like_count", "reply_count", "retweet_count"))] = bad
         else:
-            entry = rng.choice(rec["insights"]["data"])
+            # Only an insight the pipeline reads (the retired `impressions` is ignored).
+            entry = rng.choice([e for e in rec["insights"]["data"] if e["name"] != "impressions"])
             entry["values"][0]["value"] = bad
 
     def spoil_line(self, variant: str, env: dict) -> bytes:
@@ -146,6 +163,30 @@ class Injector:
                 "request_id": f"{rng.getrandbits(64):016x}",
                 "data": {},
             }
+        elif variant == "ambiguous_report":
+            # A day-only report while the request names several videos: rows of which video?
+            body = env["response"]
+            names = [h["name"] for h in body["columnHeaders"]]
+            if "video" in names:
+                at = names.index("video")
+                body["columnHeaders"] = [h for h in body["columnHeaders"] if h["name"] != "video"]
+                if "rows" in body:
+                    body["rows"] = [[v for k, v in enumerate(r) if k != at] for r in body["rows"]]
+            ids = [f"{rng.getrandbits(40):010x}" for _ in range(2)]
+            env["request"] = {**env.get("request", {}), "dimensions": "day"}
+            env["request"]["filters"] = "video==" + ",".join(ids)
+            env["response"] = env.pop("response")  # keep `response` last, as collectors do
+        elif variant == "no_follower_count":
+            # The collector did not ask for the count field.
+            body = env["response"]
+            if self.platform == "tiktok":
+                del body["data"]["followers_count"]
+            elif self.platform == "instagram":
+                del body["followers_count"]
+            elif self.platform == "youtube":
+                del body["items"][0]["statistics"]
+            else:
+                del body["data"]["public_metrics"]
         elif variant == "naive_collected_at":
             env["collected_at"] = env["collected_at"][:19]
         elif variant == "folder_mismatch":

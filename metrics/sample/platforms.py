@@ -10,10 +10,16 @@ PLATFORMS: tuple[str, ...] = ("tiktok", "instagram", "youtube", "x")
 
 ENDPOINTS: dict[str, tuple[str, ...]] = {
     "tiktok": ("business/video/list", "business/get"),
-    "instagram": ("media", "user"),
+    "instagram": ("media", "media_insights", "user"),
     "youtube": ("videos.list", "reports.query", "channels.list"),
     "x": ("tweets", "users"),
 }
+# Shares of the polls that use the other shapes real collectors land (CONTRACT §2).
+X_SINGLE_LOOKUP = 0.1  # one post fetched alone, `GET /2/tweets/:id` (`data` is one object)
+IG_BATCH_LOOKUP = 0.1  # the media fetched by `GET /?ids=…` (a map keyed by media id)
+IG_SEPARATE_INSIGHTS = 0.15  # the media list without insights, then `/{media-id}/insights`
+YT_DAY_ONLY = 0.25  # one `dimensions=day` report per video, the video in `filters`
+
 FOLLOWER_ENDPOINT = {
     "tiktok": "business/get",
     "instagram": "user",

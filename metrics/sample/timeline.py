@@ -255,11 +255,20 @@ class AccountSim:
             value = trunc3(followers) if self.platform == "youtube" else followers
             self.last_followers = (value, iso(t_ms // 1000 * 1000))
 
-    def update(self, truth: np.ndarray, mask: np.ndarray, c: int, skip: list[int]) -> None:
-        """Fold one pull into the truth; polls come in time order, so the last write wins."""
+    def update(
+        self,
+        truth: np.ndarray,
+        mask: np.ndarray,
+        c: int,
+        skip: list[int],
+        published: bool = True,
+    ) -> None:
+        """Fold one pull into the truth; polls come in time order, so the last write wins.
+        `published`: the pull says when its posts were published (an insights fetch does not)."""
         usable = np.zeros(len(self.pub), dtype=bool)
         usable[:c] = True
         usable[skip] = False
         np.copyto(self.last, truth, where=mask & usable[:, None])
         self.seen |= usable
-        self.pub_known |= usable
+        if published:
+            self.pub_known |= usable

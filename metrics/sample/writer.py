@@ -19,6 +19,7 @@ _SLUG = {
     "business/video/list": "video_list",
     "business/get": "business_get",
     "media": "media",
+    "media_insights": "media_insights",
     "user": "user",
     "videos.list": "videos_list",
     "reports.query": "reports_query",

@@ -58,14 +58,24 @@ CATALOG: dict[str, Any] = {
 }
 
 
-def envelope(platform: str, endpoint: str, account: str, collected_at: str, response: Any) -> dict:
-    return {
+def envelope(
+    platform: str,
+    endpoint: str,
+    account: str,
+    collected_at: str,
+    response: Any,
+    request: dict[str, Any] | None = None,
+) -> dict:
+    env: dict[str, Any] = {
         "platform": platform,
         "endpoint": endpoint,
         "social_account_id": account,
         "collected_at": collected_at,
-        "response": response,
     }
+    if request is not None:
+        env["request"] = request
+    env["response"] = response
+    return env
 
 
 def write_catalog(raw: Path, day: str, catalog: dict[str, Any] | None = None) -> Path:

@@ -136,10 +136,39 @@ def test_snowflake_ids_stay_19_digit_strings(zone) -> None:
         if env["endpoint"] == "business/video/list" and "data" in body:
             ids += [v["item_id"] for v in body["data"].get("videos", [])]
         elif env["endpoint"] == "tweets":
-            ids += [t["id"] for t in body["data"]]
+            data = body["data"]
+            ids += [t["id"] for t in (data if isinstance(data, list) else [data])]
     assert ids
     for native in ids:
         assert type(native) is str and len(native) == 19 and int(native) > 2**53
+
+
+def test_the_other_shapes_collectors_land_are_there(zone) -> None:
+    """A share of each shape of CONTRACT §2's second table, and the retired `plays`."""
+    out, _, _ = zone
+    seen: dict[str, int] = defaultdict(int)
+    for _, env in _envelopes(out):
+        body, endpoint = env["response"], env["endpoint"]
+        if endpoint == "tweets" and isinstance(body.get("data"), dict):
+            seen["x single lookup"] += 1
+        elif endpoint == "tweets":
+            seen["x list"] += 1
+        elif endpoint == "media" and "data" not in body:
+            seen["instagram batch"] += 1
+        elif endpoint == "media":
+            seen["instagram list"] += 1
+            names = {i["name"] for m in body["data"] for i in m.get("insights", {}).get("data", [])}
+            seen["plays"] += "plays" in names
+            seen["impressions"] += "impressions" in names
+        elif endpoint == "media_insights":
+            with_ids = all("id" in i for i in body["data"])
+            seen["insights edge, ids" if with_ids else "insights edge, request only"] += 1
+        elif endpoint == "reports.query":
+            names = {h["name"] for h in body["columnHeaders"]}
+            seen["day-only report" if "video" not in names else "day,video report"] += 1
+    assert min(seen.values()) >= 1 and len(seen) == 10, dict(seen)
+    assert seen["x single lookup"] < seen["x list"]
+    assert seen["instagram batch"] < seen["instagram list"]
 
 
 def test_youtube_headers_are_shuffled(zone) -> None:
@@ -148,6 +177,7 @@ def test_youtube_headers_are_shuffled(zone) -> None:
         tuple(h["name"] for h in env["response"]["columnHeaders"])
         for _, env in _envelopes(out)
         if env["endpoint"] == "reports.query"
+        and "video" in {h["name"] for h in env["response"]["columnHeaders"]}
     }
     assert len(orders) > 3
 
@@ -199,9 +229,27 @@ def _line_reason(env: object, folder: str, accounts: dict[str, str]) -> str | No
         return "platform_mismatch"
     if datetime.fromisoformat(env["collected_at"]).tzinfo is None:
         return "timestamp_without_zone"
-    if platform == "tiktok" and env["response"].get("code") != 0:
+    body, endpoint = env["response"], env["endpoint"]
+    if platform == "tiktok" and body.get("code") != 0:
         return "api_error"
+    names = [h["name"] for h in body.get("columnHeaders", [])]
+    if endpoint == "reports.query" and "video" not in names and len(_filtered(env)) != 1:
+        return "ambiguous_report"
+    count = {
+        "business/get": lambda: body["data"].get("followers_count"),
+        "user": lambda: body.get("followers_count"),
+        "channels.list": lambda: body["items"][0].get("statistics", {}).get("subscriberCount"),
+        "users": lambda: body["data"].get("public_metrics", {}).get("followers_count"),
+    }.get(endpoint)
+    if count is not None and count() is None:
+        return "missing_follower_count"
     return None
+
+
+def _filtered(env: dict) -> list[str]:
+    """The videos of a report request's `filters` (`video==a,b`)."""
+    filters = env.get("request", {}).get("filters", "")
+    return filters.removeprefix("video==").split(",") if filters.startswith("video==") else []
 
 
 def _record(platform: str, rec: dict) -> tuple[str, dict[str, int], str]:
@@ -235,6 +283,8 @@ def _record(platform: str, rec: dict) -> tuple[str, dict[str, int], str]:
         native = rec["id"]
     else:
         ins = {i["name"]: i["values"][0]["value"] for i in rec.get("insights", {}).get("data", [])}
+        if "views" not in ins and "plays" in ins:
+            ins["views"] = ins["plays"]  # the retired name of views
         m = {
             "views": ins.get("views"),
             "reach": ins.get("reach"),
@@ -295,10 +345,32 @@ def _reference(out: Path) -> tuple[dict, dict, set]:
             key = (int(datetime.fromisoformat(env["collected_at"]).timestamp()), rel, n)
             records = {
                 "business/video/list": lambda b: b["data"]["videos"],
-                "media": lambda b: b["data"],
-                "tweets": lambda b: b["data"],
+                # The ?ids= batch lookup is a map keyed by media id, without `data`.
+                "media": lambda b: b["data"] if "data" in b else list(b.values()),
+                # The single-post lookup's `data` is one object.
+                "tweets": lambda b: b["data"] if isinstance(b["data"], list) else [b["data"]],
             }.get(endpoint)
-            if records:
+            if endpoint == "media_insights":
+                media = env["request"]["media_id"]
+                post = f"pst_instagram_{media}"
+                assert all(i.get("id", media + "/").startswith(media + "/") for i in body["data"])
+                ins = {i["name"]: i["values"][0]["value"] for i in body["data"]}
+                if "views" not in ins and "plays" in ins:
+                    ins["views"] = ins["plays"]
+                insight_metrics = {
+                    "views": "views",
+                    "reach": "reach",
+                    "likes": "likes",
+                    "comments": "comments",
+                    "shares": "shares",
+                    "saved": "saves",
+                    "ig_reels_video_view_total_time": "watch_time_ms",
+                }
+                owner.setdefault(post, ("instagram", env["social_account_id"]))
+                for name, metric in insight_metrics.items():
+                    if name in ins:
+                        keep(latest[post], metric, key, ins[name])
+            elif records:
                 for i, rec in enumerate(records(body)):
                     try:
                         native, known, when = _record(platform, rec)
@@ -318,7 +390,8 @@ def _reference(out: Path) -> tuple[dict, dict, set]:
                 names = [h["name"] for h in body["columnHeaders"]]
                 for row in body.get("rows", []):
                     cell = dict(zip(names, row, strict=True))
-                    post = f"pst_youtube_{cell['video']}"
+                    video = cell["video"] if "video" in cell else _filtered(env)[0]
+                    post = f"pst_youtube_{video}"
                     owner.setdefault(post, ("youtube", env["social_account_id"]))
                     keep(day_rows, (post, cell["day"]), key, cell)
             else:

@@ -5,7 +5,11 @@ An endpoint missing here is quarantined as `unknown_endpoint` by the caller.
 
 from __future__ import annotations
 
-from metrics.ingest.adapters.instagram import instagram_media, instagram_user
+from metrics.ingest.adapters.instagram import (
+    instagram_media,
+    instagram_media_insights,
+    instagram_user,
+)
 from metrics.ingest.adapters.protocol import Handler
 from metrics.ingest.adapters.tiktok import tiktok_account, tiktok_videos
 from metrics.ingest.adapters.x import x_tweets, x_user
@@ -15,6 +19,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("tiktok", "business/video/list"): tiktok_videos,
     ("tiktok", "business/get"): tiktok_account,
     ("instagram", "media"): instagram_media,
+    ("instagram", "media_insights"): instagram_media_insights,
     ("instagram", "user"): instagram_user,
     ("youtube", "videos.list"): youtube_videos,
     ("youtube", "reports.query"): youtube_report,

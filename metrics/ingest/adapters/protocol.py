@@ -11,10 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 import polars as pl
 
 from metrics.model.measures import POST_METRICS
+from metrics.model.tables import MEDIA
+
+# What a sighting says about the post: publication time and the media columns of the registry.
+MEDIA_COLUMNS = ("published_at", *MEDIA)
 
 Rows = dict[str, list[Any]]
 
@@ -26,8 +31,7 @@ POST_COLUMNS = (
     "landing_file",
     "line",
     *POST_METRICS,
-    "published_at",
-    "media_kind",
+    *MEDIA_COLUMNS,
 )
 PERIOD_COLUMNS = (
     "platform_post_id",
@@ -55,9 +59,10 @@ SIGHTING_COLUMNS = (
     "collected_at",
     "landing_file",
     "line",
-    "published_at",
-    "media_kind",
+    *MEDIA_COLUMNS,
 )
+
+PROVENANCE = ("platform", "social_account_id", "collected_at", "landing_file", "line")
 
 EPOCH_COLUMNS = frozenset({"collected_at", "published_at"})
 RAW_TYPES: dict[str, pl.DataType] = {
@@ -82,27 +87,112 @@ def new_rows(columns: tuple[str, ...]) -> Rows:
     return {c: [] for c in columns}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Context:
+    """One envelope's provenance, its `request` (the collector's own parameters) and the raw
+    bytes of its `response`, from which a rejected record's text is taken."""
+
     file: str
     line: int
     platform: str
     account: str
     collected_at: int
     reject: Callable[[str, int, int | None, str, str, str], None]
+    request: object = None
+    body: bytes = b""
 
     def reject_record(self, index: int, record: object, reason: str, detail: str) -> None:
         raw = orjson.dumps(record).decode() if record is not None else ""
         self.reject(self.file, self.line, index, reason, detail, raw)
 
+    def reject_at(self, index: int, path: tuple[str | int, ...], reason: str, detail: str) -> None:
+        """Reject the record at `path` of the response: a typed decoder kept only the fields in
+        use, so the record's whole text is read back from the body (rare: only on a reject)."""
+        try:
+            node: Any = orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            # A number no double holds in a field nobody reads: keep the whole body's text.
+            self.reject(self.file, self.line, index, reason, detail, self.body.decode())
+            return
+        for step in path:
+            node = node[step]
+        self.reject_record(index, node, reason, detail)
+
+
+class Columns:
+    """Rows kept as one list per column, so that polars takes each column whole (transposing
+    row tuples costs more than the parsing). `append` adds one row; a typed fast path appends
+    to `lists` directly."""
+
+    __slots__ = ("lists", "names")
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.lists: list[list[Any]] = [[] for _ in names]
+
+    def append(self, row: tuple[object, ...]) -> None:
+        for column, value in zip(self.lists, row, strict=True):
+            column.append(value)
+
+    def __len__(self) -> int:
+        return len(self.lists[0])
+
+    def pad(self, values: dict[int, object]) -> None:
+        """Bring the columns at these positions up to the first column's length with their
+        value: a fast path appends only the columns that vary within one response, since every
+        row of a response shares its provenance (and some columns a platform never fills)."""
+        size = len(self.lists[0])
+        for at, value in values.items():
+            column = self.lists[at]
+            column.extend([value] * (size - len(column)))
+
+    def truncate(self, size: int) -> None:
+        for column in self.lists:
+            del column[size:]
+
+    def at(self, *names: str) -> tuple[int, ...]:
+        return tuple(self.names.index(n) for n in names)
+
+    def take(self) -> dict[str, list[Any]]:
+        """The columns by name; this object starts empty again."""
+        data = dict(zip(self.names, self.lists, strict=True))
+        self.lists = [[] for _ in self.names]
+        return data
+
+
+def provenance(ctx: Context) -> tuple[object, ...]:
+    """The PROVENANCE values of a row from this envelope."""
+    return (ctx.platform, ctx.account, ctx.collected_at, ctx.file, ctx.line)
+
 
 class Sink:
     """What an adapter writes to; implemented by the partition builder."""
 
-    posts: list[tuple[object, ...]]
-    periods: list[tuple[object, ...]]
-    followers: list[tuple[object, ...]]
-    sightings: list[tuple[object, ...]]
+    posts: Columns
+    periods: Columns
+    followers: Columns
+    sightings: Columns
 
 
-Handler = Callable[[dict[str, Any], Context, Sink], Reject | None]
+Loose = Callable[[dict[str, Any], Context, Sink], Reject | None]
+Fast = Callable[[Any, Context, Sink], Reject | None]
+
+
+@dataclass(frozen=True)
+class Handler:
+    """One endpoint's body: `decoder` builds its typed structures (metrics/ingest/adapters/
+    bodies.py), which hold only the fields in use and are strict about shape, and `fast` maps
+    them. A body that does not fit them (a record that is not an object, an odd insight) goes
+    to `loose`, which walks plain JSON values and rejects what is wrong record by record, so
+    both give the same rows and the same quarantine on every body `decoder` accepts."""
+
+    decoder: msgspec.json.Decoder[Any]
+    fast: Fast
+    loose: Loose
+
+    def __call__(self, body: bytes, ctx: Context, out: Sink) -> Reject | None:
+        try:
+            typed = self.decoder.decode(body)
+        except msgspec.ValidationError:
+            return self.loose(orjson.loads(body), ctx, out)
+        return self.fast(typed, ctx, out)

@@ -6,6 +6,16 @@ from typing import Any
 
 from metrics.ingest.adapters.protocol import Context, Reject, Sink
 from metrics.ingest.adapters.values import Bad, count
+from metrics.model.reasons import INVALID_BODY, MISSING_FOLLOWER_COUNT
+
+Media = tuple[str | None, str | None, str | None]
+"""(media_kind, media_type, media_product_type), as the registry's MEDIA columns."""
+NO_MEDIA: Media = (None, None, None)
+
+
+def text(value: object) -> str | None:
+    """A field the platform says as a string; anything else is not said (null, never invented)."""
+    return value if type(value) is str else None
 
 
 def post_row(
@@ -14,10 +24,10 @@ def post_row(
     post_id: str,
     values: tuple[int | None, ...],
     published_at: int | None,
-    media_kind: str | None,
+    media: Media,
 ) -> None:
-    """One snapshot row; its publication time and media kind ride along, so the post's
-    sighting is aggregated in polars later (normalize._sightings) instead of per record here."""
+    """One snapshot row; its publication time and media ride along, so the post's sighting is
+    aggregated in polars later (normalize._sightings) instead of per record here."""
     out.posts.append(
         (
             post_id,
@@ -28,18 +38,19 @@ def post_row(
             ctx.line,
             *values,
             published_at,
-            media_kind,
+            *media,
         )
     )
 
 
 def follower_row(out: Sink, ctx: Context, value: object) -> Reject | None:
-    """One follower gauge; a missing or negative count rejects the whole line."""
+    """One follower gauge; a missing count (the collector did not ask for the field) or a
+    negative one rejects the whole line: a missing count is never a zero."""
     parsed = count(value)
     if isinstance(parsed, Bad):
         return parsed.reject("follower count", value)
     if parsed is None:
-        return Reject("invalid_envelope", "the follower count is missing")
+        return Reject(MISSING_FOLLOWER_COUNT, "the body has no follower count; ask for the field")
     if parsed < 0:
         return Reject("negative_counter", f"follower count is negative ({parsed})")
     out.followers.append((ctx.account, ctx.platform, ctx.collected_at, ctx.file, ctx.line, parsed))
@@ -48,5 +59,5 @@ def follower_row(out: Sink, ctx: Context, value: object) -> Reject | None:
 
 def list_of_records(value: object, where: str) -> list[Any] | Reject:
     if not isinstance(value, list):
-        return Reject("invalid_envelope", f"{where} must be a list")
+        return Reject(INVALID_BODY, f"{where} must be a list")
     return value

@@ -74,7 +74,11 @@ def epoch_seconds(value: object, what: str) -> int | Reject | None:
 
 def published(record: dict[str, Any], key: str) -> int | Reject | None:
     """A record's optional ISO-8601 publication time; a bad one rejects the record, not the line."""
-    raw = record.get(key)
+    return published_value(record.get(key), key)
+
+
+def published_value(raw: object, key: str) -> int | Reject | None:
+    """`published` for a value already taken from its record (a typed body's field)."""
     if raw is None:
         return None
     if not isinstance(raw, str):

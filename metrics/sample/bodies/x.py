@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from metrics.sample.catalog import Account
-from metrics.sample.platforms import COMMENTS, LIKES, SAVES, SHARES, VIEWS
+from metrics.sample.platforms import COMMENTS, LIKES, SAVES, SHARES, VIEWS, X_SINGLE_LOOKUP
 from metrics.sample.truth import TRUTH_METRICS
 
 if TYPE_CHECKING:
@@ -66,6 +66,11 @@ def poll(
                     },
                 }
             )
+        # Now and then one post is fetched alone, `GET /2/tweets/:id`: `data` is that post.
+        single = None
+        if len(recs) > 1 and prng.random() < X_SINGLE_LOOKUP:
+            at = prng.randrange(len(recs))
+            single = (order.pop(at), recs.pop(at))
         response: dict = {"data": recs, "meta": {"result_count": len(recs)}}
         if missing is not None:
             nid = sim.native[missing]
@@ -88,5 +93,27 @@ def poll(
             skip = [] if bad is None else [order[bad]]
             if missing is not None:
                 skip.append(missing)
+            if single is not None:
+                skip.append(single[0])
             sim.update(truth[j], mask, c, skip)
+        if single is not None:
+            _single_lookup(sim, t + prng.randint(1000, 9000), truth[j], mask, c, *single)
         sim.poll_followers(t + prng.randint(300, 4000), gauge[j])
+
+
+def _single_lookup(
+    sim: AccountSim,
+    t: int,
+    truth: np.ndarray,
+    mask: np.ndarray,
+    c: int,
+    post: int,
+    rec: dict,
+) -> None:
+    """`GET /2/tweets/:id` of one post, with the values of the list poll just before it."""
+    request = {"id": rec["id"], "tweet.fields": "created_at,public_metrics"}
+    env = sim.envelope("tweets", t, {"data": rec}, request)
+    ok, bad = sim.finish("tweets", t, env, [rec], [0])
+    sim.writer.summary.snapshots += 1
+    if ok and bad is None:
+        sim.update(truth, mask, c, [i for i in range(c) if i != post])

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from metrics.sample.catalog import Account
-from metrics.sample.platforms import COMMENTS, LIKES, SHARES, VIEWS, WATCH_MS, trunc3
+from metrics.sample.platforms import COMMENTS, LIKES, SHARES, VIEWS, WATCH_MS, YT_DAY_ONLY, trunc3
 
 if TYPE_CHECKING:
     from metrics.sample.timeline import AccountSim
@@ -141,6 +141,9 @@ def _report(sim: AccountSim, t: int) -> None:
                 cell[name] = table[di][i]
             rows.append([cell[name] for name in position])
             keys.append((i, d.toordinal(), [cell[m] for m in cols]))
+    if rows and prng.random() < YT_DAY_ONLY:
+        _day_only_reports(sim, t, days, headers, rows, keys)
+        return
     response: dict = {"kind": "youtubeAnalytics#resultTable", "columnHeaders": headers}
     if rows and prng.random() >= 0.04:
         response["rows"] = rows
@@ -161,3 +164,43 @@ def _report(sim: AccountSim, t: int) -> None:
         for i, day_no, values in keys:
             sim.day_rows[(i, day_no)] = values
             sim.seen[i] = True
+
+
+def _day_only_reports(
+    sim: AccountSim,
+    t: int,
+    days: list,
+    headers: list[dict],
+    rows: list[list[Any]],
+    keys: list[tuple[int, int, list[int]]],
+) -> None:
+    """The usual per-video query: `dimensions=day`, the video in `filters` (`video==<id>`), one
+    report per video, each without a `video` column."""
+    at = [h["name"] for h in headers].index("video")
+    kept = [h for h in headers if h["name"] != "video"]
+    per_video: dict[int, list[tuple[list[Any], tuple[int, int, list[int]]]]] = {}
+    for row, key in zip(rows, keys, strict=True):
+        per_video.setdefault(key[0], []).append(([v for k, v in enumerate(row) if k != at], key))
+    for n, (i, entries) in enumerate(per_video.items()):
+        when = t + n * 1000
+        request = {
+            "ids": "channel==MINE",
+            "startDate": days[0].isoformat(),
+            "endDate": days[-1].isoformat(),
+            "metrics": "views,likes,comments,shares,estimatedMinutesWatched",
+            "dimensions": "day",
+            "filters": f"video=={sim.native[i]}",
+            "sort": "day",
+        }
+        response = {
+            "kind": "youtubeAnalytics#resultTable",
+            "columnHeaders": kept,
+            "rows": [row for row, _ in entries],
+        }
+        env = sim.envelope("reports.query", when, response, request)
+        ok, _ = sim.finish("reports.query", when, env)
+        sim.writer.summary.period_rows += len(entries)
+        if ok:
+            for _, (post, day_no, values) in entries:
+                sim.day_rows[(post, day_no)] = values
+                sim.seen[post] = True
