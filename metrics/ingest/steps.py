@@ -114,9 +114,10 @@ def ingest_landing_date(
     today: date | None = None,
     first: date | None = None,
 ) -> IngestStats:
-    """Normalize one landing date and replace its partition of every normalized table.
-    `today` (UTC) and `first` (the first partition) fix which files are stray, so a run and its
-    check judge alike."""
+    """Normalize one landing date and stage its partition of every normalized table, for
+    `commit_normalized` to publish with the run's other dates in one commit per table. `today`
+    (UTC) and `first` (the first partition) fix which files are stray, so a run and its check
+    judge alike."""
     return _write(warehouse, normalize_partition(raw, landing_date, catalog, pool, today, first))
 
 

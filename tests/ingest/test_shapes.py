@@ -432,7 +432,7 @@ def test_every_reason_the_ingest_code_writes_is_declared() -> None:
 
 
 def test_posts_keep_media_type_and_product_type_null_where_unsaid(tmp_path: Path) -> None:
-    from metrics.ingest.steps import ingest_landing_date, rebuild_posts
+    from metrics.ingest.steps import commit_normalized, ingest_landing_date, rebuild_posts
 
     raw, warehouse = tmp_path / "raw", tmp_path / "wh"
     ig = {
@@ -477,7 +477,8 @@ def test_posts_keep_media_type_and_product_type_null_where_unsaid(tmp_path: Path
         raw, f"youtube/{DAY}/r.jsonl", [envelope("youtube", "reports.query", "acc_yt", T0, report)]
     )
     write_catalog(raw, "2026-03-01")
-    ingest_landing_date(raw, warehouse, date.fromisoformat(DAY), load_catalog(raw))
+    stats = ingest_landing_date(raw, warehouse, date.fromisoformat(DAY), load_catalog(raw))
+    commit_normalized(warehouse, [stats])  # the run's one commit of the staged partitions
     posts = rebuild_posts(warehouse).sort("platform_post_id")
     assert posts.select(
         "platform_post_id", "media_kind", "media_type", "media_product_type"
