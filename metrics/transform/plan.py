@@ -185,7 +185,13 @@ def _lifetime_bounds(
     for each metric still known from there on, its last known snapshot before `cut`.
     """
     earliest = new.group_by("platform_post_id").agg(pl.col("collected_at").min().alias("e"))
-    kept = _winners(lookback).join(earliest, on="platform_post_id")
+    # Only the columns the bounds read: on a backfill the lookback is every snapshot, and each
+    # frame below is a copy of it, so the account and platform strings would double the peak.
+    needed = lookback.select(
+        "platform_post_id", "collected_at", "landing_file", "line", *POST_METRICS
+    )
+    kept = _winners(needed).drop("landing_file", "line").join(earliest, on="platform_post_id")
+    del needed
     prev = _per_metric_last_before(kept, "e", "t_prev")
     cut = prev.select(
         "platform_post_id", "t_prev_lacking", _hour_floor("t_prev").fill_null(THE_END).alias("cut")

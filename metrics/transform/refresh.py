@@ -164,29 +164,15 @@ def _fold_hourly(warehouse: Warehouse, landing: list[date], result: HourlyResult
     result.posts_recomputed = work.posts_recomputed
 
     fresh: list[pl.DataFrame] = []
+    anchored = _from_anchor(lookback, work.from_anchor)
+    # On a backfill the lookback is the whole of post_observations, and so is what is taken
+    # from it: holding both would double the step's peak memory, so the lookback goes first.
+    del lookback
+    if anchored.height:
+        fresh.append(_anchored_hours(anchored, work.from_anchor, posts))
+    del anchored
     if work.from_scratch.height:
-        history = (
-            _scan_from(warehouse, tables.POST_OBSERVATIONS_TABLE, None)
-            .filter(
-                pl.col("platform_post_id").is_in(work.from_scratch["platform_post_id"].implode())
-            )
-            .collect()
-        )
-        fresh.append(_lifetime_hours(history, posts))
-    if work.from_anchor.height:
-        part = (
-            lookback.join(
-                work.from_anchor.select("platform_post_id", "anchor"), on="platform_post_id"
-            )
-            .filter(pl.col("anchor").is_null() | (pl.col("collected_at") >= pl.col("anchor")))
-            .select(list(POST_OBSERVATIONS))
-        )
-        hours = _lifetime_hours(part, posts)
-        fresh.append(
-            hours.join(work.from_anchor.select("platform_post_id", "cut"), on="platform_post_id")
-            .filter(pl.col("hour") >= pl.col("cut"))
-            .select(list(POST_HOURLY))
-        )
+        fresh.append(_history_hours(warehouse, work.from_scratch, posts))
     if work.youtube_spans.height:
         spans = work.youtube_spans
         rows = (
@@ -203,6 +189,42 @@ def _fold_hourly(warehouse: Warehouse, landing: list[date], result: HourlyResult
         )
     new_rows = pl.concat(fresh).sort("platform_post_id", "hour")
     _rewrite_hourly(warehouse, work.regions, new_rows, result)
+
+
+def _history_hours(
+    warehouse: Warehouse, from_scratch: pl.DataFrame, posts: pl.DataFrame
+) -> pl.DataFrame:
+    """`post_hourly` of the posts read in full, from every lifetime observation they have; a
+    function of its own so that the history is freed as soon as its hours are made."""
+    history = (
+        _scan_from(warehouse, tables.POST_OBSERVATIONS_TABLE, None)
+        .filter(pl.col("platform_post_id").is_in(from_scratch["platform_post_id"].implode()))
+        .collect()
+    )
+    return _lifetime_hours(history, posts)
+
+
+def _from_anchor(lookback: pl.DataFrame, from_anchor: pl.DataFrame) -> pl.DataFrame:
+    """The lookback observations that feed the posts recomputed from an anchor: each post's
+    from its anchor on (all of them when the anchor is null: the whole history is there)."""
+    return (
+        lookback.join(from_anchor.select("platform_post_id", "anchor"), on="platform_post_id")
+        .filter(pl.col("anchor").is_null() | (pl.col("collected_at") >= pl.col("anchor")))
+        .select(list(POST_OBSERVATIONS))
+    )
+
+
+def _anchored_hours(
+    anchored: pl.DataFrame, from_anchor: pl.DataFrame, posts: pl.DataFrame
+) -> pl.DataFrame:
+    """`post_hourly` of the posts recomputed from an anchor, from the cut on: the first value
+    the truncated history invents lands before the cut and is dropped."""
+    return (
+        _lifetime_hours(anchored, posts)
+        .join(from_anchor.select("platform_post_id", "cut"), on="platform_post_id")
+        .filter(pl.col("hour") >= pl.col("cut"))
+        .select(list(POST_HOURLY))
+    )
 
 
 def _lookback(warehouse: Warehouse, new_snapshots: pl.DataFrame) -> pl.DataFrame:
