@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin, urlsplit
 
+import httpx
+
 from metrics.serve import export
 from tests.serve.test_http import PROJECT, _expected, server  # noqa: F401  (the fixture)
 
@@ -105,14 +107,13 @@ def test_the_docs_page_needs_no_other_host(server):  # noqa: F811
     assert any(u.endswith(".js") for u in urls) and any(u.endswith(".css") for u in urls)
     assert "/openapi.json" in urls
     assert '"validatorUrl": null' in page.text  # Swagger UI would fetch a badge from swagger.io
+    # Each asset on a connection of its own: under CI load, the 1.4 MB bundle fetched on the
+    # shared keep-alive connection was once cut mid-body (cause in the server not pinned down).
+    bodies = {}
     for url in urls:
         absolute = urljoin(server.base + "/docs", url)
         assert urlsplit(absolute).netloc == urlsplit(server.base).netloc, url
-        r = server.client.get(absolute)
+        r = httpx.get(absolute, headers={"Connection": "close"})
         assert r.status_code == 200 and r.content, url
-    assert (
-        "SwaggerUIBundle"
-        in server.client.get(
-            urljoin(server.base, next(u for u in urls if u.endswith("swagger-ui-bundle.js")))
-        ).text
-    )
+        bodies[url] = r.text if url.endswith(".js") else ""
+    assert "SwaggerUIBundle" in next(b for u, b in bodies.items() if u.endswith("bundle.js"))
