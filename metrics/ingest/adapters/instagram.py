@@ -12,13 +12,11 @@ import orjson
 
 from metrics.ingest.adapters import bodies as b
 from metrics.ingest.adapters.protocol import (
-    POST_COLUMNS,
-    PROVENANCE,
     Context,
     Handler,
     Reject,
     Sink,
-    provenance,
+    typed_rows,
 )
 from metrics.ingest.adapters.rows import NO_MEDIA, follower_row, post_row, text
 from metrics.ingest.adapters.values import (
@@ -53,23 +51,7 @@ _PREFIX = scopes.post_id_prefix("instagram")
 # Where each insight goes in the fast path's list (`plays` last, used only without `views`).
 _SLOT = {name: k for k, name in enumerate(("views", "reach", "likes", "comments", "shares"))}
 _SLOT |= {"saved": 5, "ig_reels_video_view_total_time": 6, "plays": 7}
-# The columns a typed node fills one by one; the others are the same for the whole response.
-_VARY = tuple(
-    POST_COLUMNS.index(c)
-    for c in (
-        "platform_post_id",
-        "views",
-        "reach",
-        "likes",
-        "comments",
-        "shares",
-        "saves",
-        "watch_time_ms",
-        "published_at",
-        *MEDIA,
-    )
-)
-_CONSTANT = tuple(POST_COLUMNS.index(c) for c in (*PROVENANCE, "impressions"))
+_ROWS = typed_rows("instagram", MEDIA)
 
 
 def _error(response_error: object) -> Reject:
@@ -173,7 +155,7 @@ def _nodes_fast(
     `_media`."""
     lists = out.posts.lists
     pid, views, reach, likes, comments, shares, saves, watch, published, kind, mtype, product = (
-        lists[k].append for k in _VARY
+        lists[k].append for k in _ROWS.vary
     )
     slot = _SLOT.get
     for i, (key, m) in enumerate(nodes):
@@ -214,7 +196,7 @@ def _nodes_fast(
 
         fields = (m.timestamp, m.media_type, m.media_product_type, m.like_count, m.comments_count)
         _media(i, ctx, out, native, fields, _insights_fast(m.insights), reject)
-    out.posts.pad(dict(zip(_CONSTANT, (*provenance(ctx), None), strict=True)))
+    _ROWS.pad(out.posts, ctx)
 
 
 def _nodes_loose(nodes: Iterable[tuple[str | None, object]], ctx: Context, out: Sink) -> None:

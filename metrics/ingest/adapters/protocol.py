@@ -7,7 +7,7 @@ with `RAW_TYPES`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ import orjson
 import polars as pl
 
 from metrics.model.measures import POST_METRICS
+from metrics.model.platforms import REPORTS
 from metrics.model.tables import MEDIA
 
 # What a sighting says about the post: publication time and the media columns of the registry.
@@ -163,6 +164,39 @@ class Columns:
 def provenance(ctx: Context) -> tuple[object, ...]:
     """The PROVENANCE values of a row from this envelope."""
     return (ctx.platform, ctx.account, ctx.collected_at, ctx.file, ctx.line)
+
+
+_PROVENANCE_AT = tuple(POST_COLUMNS.index(c) for c in PROVENANCE)
+
+
+@dataclass(frozen=True)
+class TypedRows:
+    """Where a platform's typed fast path writes its post rows: `vary` are the positions it
+    appends one by one (the post id, the metrics the platform reports in POST_METRICS order,
+    the publication time, the media columns it says); every other column holds one value for a
+    whole response (its provenance, or `fixed`), so `pad` fills them once per response."""
+
+    vary: tuple[int, ...]
+    fixed: tuple[tuple[int, object], ...]
+
+    def pad(self, posts: Columns, ctx: Context) -> None:
+        posts.pad({**dict(zip(_PROVENANCE_AT, provenance(ctx), strict=True)), **dict(self.fixed)})
+
+
+def typed_rows(
+    platform: str, media: tuple[str, ...], fixed: Mapping[str, object] | None = None
+) -> TypedRows:
+    """The fast path's layout, derived from REPORTS: a metric a platform gains or loses changes
+    its `vary` (and so the fast path's unpacking fails loudly) without a second list to keep.
+    `fixed` names the constant of a column that is neither varied nor null (X's media kind)."""
+    said = ("platform_post_id", *(m for m in POST_METRICS if m in REPORTS[platform]))
+    vary = (*said, "published_at", *media)
+    rest = [c for c in POST_COLUMNS if c not in vary and c not in PROVENANCE]
+    values = dict(fixed or {})
+    return TypedRows(
+        tuple(POST_COLUMNS.index(c) for c in vary),
+        tuple((POST_COLUMNS.index(c), values.get(c)) for c in rest),
+    )
 
 
 class Sink:

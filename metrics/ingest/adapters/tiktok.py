@@ -6,13 +6,11 @@ from typing import Any
 
 from metrics.ingest.adapters import bodies as b
 from metrics.ingest.adapters.protocol import (
-    POST_COLUMNS,
-    PROVENANCE,
     Context,
     Handler,
     Reject,
     Sink,
-    provenance,
+    typed_rows,
 )
 from metrics.ingest.adapters.rows import Media, follower_row, list_of_records, post_row, text
 from metrics.ingest.adapters.values import (
@@ -27,24 +25,7 @@ from metrics.model import scopes
 from metrics.model.reasons import API_ERROR, INVALID_BODY, INVALID_RECORD
 
 _PREFIX = scopes.post_id_prefix("tiktok")
-# The columns a typed video fills one by one; the others are the same for the whole response.
-_VARY = tuple(
-    POST_COLUMNS.index(c)
-    for c in (
-        "platform_post_id",
-        "views",
-        "reach",
-        "likes",
-        "comments",
-        "shares",
-        "saves",
-        "watch_time_ms",
-        "published_at",
-        "media_kind",
-        "media_type",
-    )
-)
-_CONSTANT = tuple(POST_COLUMNS.index(c) for c in (*PROVENANCE, "impressions", "media_product_type"))
+_ROWS = typed_rows("tiktok", ("media_kind", "media_type"))
 
 
 def _tiktok_error(code: object, message: object) -> Reject | None:
@@ -90,7 +71,7 @@ def _videos_fast(body: b.TikTokVideoList, ctx: Context, out: Sink) -> Reject | N
 
     lists = out.posts.lists
     pid, views, reach, likes, comments, shares, saves_, watch, published, kind, mtype = (
-        lists[k].append for k in _VARY
+        lists[k].append for k in _ROWS.vary
     )
     for i, v in enumerate(body.data.videos):
         saves = v.favorites if v.favorites is not b.UNSET else v.favorities
@@ -130,7 +111,7 @@ def _videos_fast(body: b.TikTokVideoList, ctx: Context, out: Sink) -> Reject | N
             watched,
         )
         _video(i, ctx, out, fields, reject)
-    out.posts.pad(dict(zip(_CONSTANT, (*provenance(ctx), None, None), strict=True)))
+    _ROWS.pad(out.posts, ctx)
     return None
 
 

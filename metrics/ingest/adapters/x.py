@@ -10,13 +10,11 @@ import orjson
 
 from metrics.ingest.adapters import bodies as b
 from metrics.ingest.adapters.protocol import (
-    POST_COLUMNS,
-    PROVENANCE,
     Context,
     Handler,
     Reject,
     Sink,
-    provenance,
+    typed_rows,
 )
 from metrics.ingest.adapters.rows import follower_row, post_row
 from metrics.ingest.adapters.values import (
@@ -37,21 +35,7 @@ from metrics.model.tables import MEDIA
 _MEDIA = ("tweet", None, None)  # X says no media type of its own on a post
 _PREFIX = scopes.post_id_prefix("x")
 _NO_METRICS = b.PublicMetrics()
-# The columns a typed post fills one by one; the others are the same for the whole response.
-_VARY = tuple(
-    POST_COLUMNS.index(c)
-    for c in (
-        "platform_post_id",
-        "views",
-        "impressions",
-        "likes",
-        "comments",
-        "shares",
-        "saves",
-        "published_at",
-    )
-)
-_CONSTANT = tuple(POST_COLUMNS.index(c) for c in (*PROVENANCE, "reach", "watch_time_ms", *MEDIA))
+_ROWS = typed_rows("x", (), dict(zip(MEDIA, _MEDIA, strict=True)))
 
 
 def _sum_known(a: object, b: object) -> object:
@@ -137,7 +121,7 @@ def _tweets_fast(body: b.XTweets, ctx: Context, out: Sink) -> Reject | None:
 
     lists = out.posts.lists
     pid, views, impressions, likes, comments, shares_, saves, published = (
-        lists[k].append for k in _VARY
+        lists[k].append for k in _ROWS.vary
     )
     for i, t in enumerate([data] if isinstance(data, b.Tweet) else data):
         pm = t.public_metrics or _NO_METRICS
@@ -169,7 +153,7 @@ def _tweets_fast(body: b.XTweets, ctx: Context, out: Sink) -> Reject | None:
             pm.bookmark_count,
         )
         _tweet(i, ctx, out, fields, reject)
-    out.posts.pad(dict(zip(_CONSTANT, (*provenance(ctx), None, None, *_MEDIA), strict=True)))
+    _ROWS.pad(out.posts, ctx)
     return None
 
 
