@@ -16,6 +16,7 @@ Clients reach it with the standard AWS variables in `ObjectStore.env`: delta-rs 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import secrets
 import shutil
@@ -32,6 +33,7 @@ import pyarrow.fs as pafs
 
 REGION = "us-east-1"
 START_TIMEOUT_S = 90.0
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 GRPC_OFFSET = 10_000  # weed derives some gRPC ports from the http port (admin -> worker dial)
 
 
@@ -149,6 +151,12 @@ def _wait_ready(store: ObjectStore, proc: subprocess.Popen[bytes]) -> None:
     )
 
 
+def _die_with_parent() -> None:
+    """In the server's process before it starts: SIGTERM it when the test process dies, however
+    (a killed pytest runs no `finally`, and a leaked server would hold its ports and folder)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM the server's process group, then SIGKILL it if it lingers."""
     if proc.poll() is not None:
@@ -232,6 +240,7 @@ def running_object_store(directory: Path, bucket: str = "metrics-test") -> Itera
             env=env,
             cwd=directory,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     try:
         _wait_ready(store, proc)
