@@ -22,10 +22,9 @@ touches: its cost follows the new data, not the length of the history.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import polars as pl
 
@@ -320,28 +319,26 @@ def refresh_rollups(warehouse: Warehouse, landing: list[date]) -> RollupResult:
     followers = followers.select(list(FOLLOWER_OBSERVATIONS))
     with contextlib.ExitStack() as stack:  # one commit per rollup table, after every week
         batches = {n: stack.enter_context(storage.Batch(warehouse, n)) for n in names}
-        # A week at a time, so memory follows a week of post_hourly, not the whole history
+        # A week at a time, and within it the hour and day grains a day at a time, so memory
+        # follows one day of post_hourly (a week for the week grain), not the whole history
         # (metrics/transform/rollups.py: a bucket range rebuilds from its own post_hourly plus
         # the follower history from each account's last snapshot before it).
         for week in work.weeks:
-            days = [d for d in work.days if plan.week_of(d) == week]
             chunk = _RollupChunk(
-                week, days, [d for d in work.hourly_days if plan.week_of(d) == week]
+                week,
+                [d for d in work.days if plan.week_of(d) == week],
+                [d for d in work.hourly_days if plan.week_of(d) == week],
             )
-            for granularity, entry in tables.ROLLUPS.items():
-                table = entry.name
-                values = [week] if granularity == "week" else days
-                parts = chunk.build(warehouse, posts, accounts, followers, granularity)
-                for value in values:
-                    df = parts.get((value,), pl.DataFrame(schema=ROLLUP)).select(list(ROLLUP))
-                    if df.is_empty():
-                        if value.isoformat() in stale[table]:
-                            batches[table].drop(value.isoformat())
-                        continue
-                    sizes[table] += batches[table].put(value.isoformat(), df)
-                    written[table].append(value.isoformat())
-                    rows[table] += df.height
-                    faults.point("rollups.partition_written")
+            for granularity, value, df in chunk.build(warehouse, posts, accounts, followers):
+                table = tables.ROLLUPS[granularity].name
+                if df.is_empty():
+                    if value.isoformat() in stale[table]:
+                        batches[table].drop(value.isoformat())
+                    continue
+                sizes[table] += batches[table].put(value.isoformat(), df)
+                written[table].append(value.isoformat())
+                rows[table] += df.height
+                faults.point("rollups.partition_written")
         if work.full_rebuild:
             for entry in tables.ROLLUPS.values():
                 values = work.weeks if entry.partition_key == "week" else work.days
@@ -358,15 +355,15 @@ def refresh_rollups(warehouse: Warehouse, landing: list[date]) -> RollupResult:
     return RollupResult(work.full_rebuild, work.landing, work.days, written, rows, sizes)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _RollupChunk:
-    """One ISO week of a rollup refresh: its touched days and the `post_hourly` days it reads
-    (all of the week's, since week buckets need their whole week). Sources are read once."""
+    """One ISO week of a rollup refresh: its touched days and the `post_hourly` days it holds.
+    Hour and day partitions are built one touched day at a time from that day's `post_hourly`
+    alone; the week partition from the whole week, which its buckets need."""
 
     week: date
     days: list[date]
     hourly_days: list[date]
-    _week_source: pl.DataFrame | None = None
 
     def build(
         self,
@@ -374,42 +371,72 @@ class _RollupChunk:
         posts: pl.DataFrame,
         accounts: pl.DataFrame,
         followers: pl.DataFrame,
-        granularity: Granularity,
-    ) -> dict[Any, pl.DataFrame]:
-        """The chunk's rollup rows of one granularity, by partition date."""
-        if self._week_source is None:
-            self._week_source = _hourly_days(warehouse, self.hourly_days)
-        week_source = self._week_source
-        start = datetime.combine(self.week, datetime.min.time(), tzinfo=UTC)
-        end = start + timedelta(days=7)
-        # From each account's last snapshot before the week on: later snapshots matter too,
-        # since F before an account's first snapshot is that snapshot's value.
-        obs = _followers_from(followers, start)
-        in_range = posts.filter(
-            pl.col("published_at").is_between(start, end, closed="left")
-            | pl.col("platform_post_id").is_in(week_source["platform_post_id"].unique().implode())
+    ) -> Iterator[tuple[Granularity, date, pl.DataFrame]]:
+        """(granularity, partition date, its rows in ROLLUP order) for each partition of the
+        chunk, an empty frame for a partition left without rows; one at a time, so only one
+        range's sources and rows are held."""
+        for day in self.days:
+            source = _hourly_days(warehouse, [day] if day in self.hourly_days else [])
+            for granularity in ("hour", "day"):
+                yield (
+                    granularity,
+                    day,
+                    _range_rows(source, posts, accounts, followers, day, 1, granularity),
+                )
+        source = _hourly_days(warehouse, self.hourly_days)
+        yield (
+            "week",
+            self.week,
+            _range_rows(source, posts, accounts, followers, self.week, 7, "week"),
         )
-        source = (
-            week_source
-            if granularity == "week"
-            else week_source.filter(pl.col("hour").dt.date().is_in(self.days))
-        )
-        roll = build_rollups(source, in_range, accounts, obs, granularity=granularity)
-        roll = roll.with_columns(_p=pl.col("bucket_start").dt.date())
-        return roll.partition_by("_p", as_dict=True, include_key=False)
 
 
-def _followers_from(followers: pl.DataFrame, start: datetime) -> pl.DataFrame:
-    """The snapshots that decide F from `start` on: every one after it, and each account's last
-    one before it (all rows of that instant, so the (file, line) tie-break still applies).
-    F before an account's first kept snapshot is that snapshot's value, which is exactly F at
-    `start`; so rollups of buckets from `start` on come out the same as from the whole history.
-    """
-    before = followers.filter(pl.col("collected_at") < start)
-    anchors = before.filter(
-        pl.col("collected_at") == pl.col("collected_at").max().over("social_account_id")
+def _range_rows(
+    source: pl.DataFrame,
+    posts: pl.DataFrame,
+    accounts: pl.DataFrame,
+    followers: pl.DataFrame,
+    first: date,
+    days: int,
+    granularity: Granularity,
+) -> pl.DataFrame:
+    """The rollup rows of the buckets in `days` days from `first`, from `source` (the range's
+    `post_hourly`), the posts published in the range or active in it, and the follower
+    snapshots that decide F in it (`_followers_for`). Rows of buckets outside the range (a
+    post published on another day, an account's first snapshot after it) are dropped: other
+    ranges own them."""
+    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+    end = start + timedelta(days=days)
+    in_range = posts.filter(
+        pl.col("published_at").is_between(start, end, closed="left")
+        | pl.col("platform_post_id").is_in(source["platform_post_id"].unique().implode())
     )
-    return pl.concat([anchors, followers.filter(pl.col("collected_at") >= start)])
+    roll = build_rollups(
+        source, in_range, accounts, _followers_for(followers, start, end), granularity=granularity
+    )
+    return roll.filter(pl.col("bucket_start").is_between(start, end, closed="left")).select(
+        list(ROLLUP)
+    )
+
+
+def _followers_for(followers: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
+    """The snapshots that decide F in [start, end): each account's last instant before `start`,
+    every one inside, and each account's first instant from `end` on (all rows of an instant,
+    so the (file, line) tie-break still applies). F before an account's first kept snapshot is
+    that snapshot's value, which is exactly F at `start`; the first instant after the range is
+    what an account first seen later contributes to it. Every later snapshot moves only buckets
+    from `end` on, which the range does not keep, so leaving them out changes no kept row and
+    keeps each range's follower work to its own snapshots."""
+    at = pl.col("collected_at")
+    before = followers.filter(at < start)
+    after = followers.filter(at >= end)
+    return pl.concat(
+        [
+            before.filter(at == at.max().over("social_account_id")),
+            followers.filter(at.is_between(start, end, closed="left")),
+            after.filter(at == at.min().over("social_account_id")),
+        ]
+    )
 
 
 def _followers_with_landing(warehouse: Warehouse) -> pl.DataFrame:
