@@ -5,6 +5,7 @@ changed, which this step knows in memory and would otherwise have to persist bet
 """
 
 from datetime import date
+from functools import partial
 from typing import Any
 
 import dagster as dg
@@ -184,7 +185,7 @@ def _checks(warehouse: WarehouseResource, rolled: refresh.RollupResult):
     by_key = {"day": days, "week": [w.isoformat() for w in weeks]}
     checked = {t.name: by_key[str(t.partition_key)] for t in (POST_HOURLY_TABLE, *ROLLUPS.values())}
     for table, values in checked.items():
-        dupes = checks.duplicate_keys(wh, table, values)
+        dupes = checks.per_partition(values, partial(checks.duplicate_keys, wh, table))
         yield dg.AssetCheckResult(
             check_name="no_duplicate_keys",
             asset_key=table,
@@ -193,19 +194,27 @@ def _checks(warehouse: WarehouseResource, rolled: refresh.RollupResult):
         )
     accounts = storage.read(wh, CATALOG_ACCOUNTS_TABLE)
     for table, values in list(checked.items())[1:]:
-        rows = storage.read(wh, table, values)
-        bad = checks.children_disagree(rows, accounts)
+        sizes: list[int] = []
+
+        def children(
+            value: list[str], table: str = table, sizes: list[int] = sizes
+        ) -> pl.DataFrame:
+            rows = storage.read(wh, table, value)
+            sizes.append(rows.height)
+            return checks.children_disagree(rows, accounts)
+
+        bad = checks.per_partition(values, children)
         yield dg.AssetCheckResult(
             check_name="children_sum_to_parent",
             asset_key=table,
             passed=bad.is_empty(),
             metadata={
-                "rows_checked": rows.height,
+                "rows_checked": sum(sizes),
                 "mismatches": bad.height,
                 "first_mismatches": dg.MetadataValue.json(bad.head(5).rows()),
             },
         )
-        off = checks.rollups_disagree_with_hourly(wh, table, values)
+        off = checks.per_partition(values, partial(checks.rollups_disagree_with_hourly, wh, table))
         yield dg.AssetCheckResult(
             check_name="matches_post_hourly",
             asset_key=table,
@@ -218,7 +227,10 @@ def _checks(warehouse: WarehouseResource, rolled: refresh.RollupResult):
                 ),
             },
         )
-    bad = checks.weeks_disagree(wh, weeks)
+    bad = checks.per_partition(
+        [w.isoformat() for w in weeks],
+        lambda v: checks.weeks_disagree(wh, [date.fromisoformat(w) for w in v]),
+    )
     yield dg.AssetCheckResult(
         check_name="granularities_agree",
         asset_key=ROLLUPS["week"].name,
