@@ -54,7 +54,7 @@ __all__ = [
     "week_of",
 ]
 
-POSTS_PER_SLICE = 5_000
+POSTS_PER_SLICE = 2_000
 HOURLY = tables.POST_HOURLY_TABLE
 
 
@@ -186,8 +186,15 @@ def _fold_hourly(warehouse: Warehouse, landing: list[date], result: HourlyResult
         fresh.append(
             hours.join(spans, on="platform_post_id").filter(_in_region()).select(list(POST_HOURLY))
         )
-    new_rows = pl.concat(fresh).sort("platform_post_id", "hour")
-    _rewrite_hourly(warehouse, work.regions, new_rows, result)
+    # Split by day right away and keep only the split (each day is sorted when merged): on a
+    # backfill the new rows are the whole of post_hourly, so every extra copy is its size.
+    new_rows = pl.concat(fresh)
+    fresh.clear()
+    by_day = new_rows.with_columns(day=pl.col("hour").dt.date()).partition_by(
+        "day", as_dict=True, include_key=False
+    )
+    del new_rows
+    _rewrite_hourly(warehouse, work.regions, {key[0]: df for key, df in by_day.items()}, result)
 
 
 def _history_hours(
@@ -246,17 +253,18 @@ def _in_region() -> pl.Expr:
 
 
 def _rewrite_hourly(
-    warehouse: Warehouse, regions: pl.DataFrame, new_rows: pl.DataFrame, result: HourlyResult
+    warehouse: Warehouse,
+    regions: pl.DataFrame,
+    by_day: dict[date, pl.DataFrame],
+    result: HourlyResult,
 ) -> None:
+    """Merge the new hours (`by_day`, taken from as each day is written, so it shrinks as the
+    days are done) into every day the regions reach."""
     existing = {date.fromisoformat(v) for v in storage.partition_values(warehouse, HOURLY, "day")}
     first = regions["start"].min()
     assert isinstance(first, datetime)  # a Datetime column with at least one row
     first_day = first.date()
-    candidates = {d for d in existing if d >= first_day}
-    candidates |= set(new_rows["hour"].dt.date().unique().to_list())
-    by_day = new_rows.with_columns(day=pl.col("hour").dt.date()).partition_by(
-        "day", as_dict=True, include_key=False
-    )
+    candidates = {d for d in existing if d >= first_day} | set(by_day)
     with storage.Batch(warehouse, HOURLY) as batch:  # every day rewritten, one commit
         for day in sorted(candidates):
             old = storage.read(warehouse, HOURLY, [day.isoformat()], columns=POST_HOURLY)
@@ -265,7 +273,9 @@ def _rewrite_hourly(
                 .filter(~(pl.col("start").is_not_null() & _in_region()))
                 .select(list(POST_HOURLY))
             )
-            add = by_day.get((day,), pl.DataFrame(schema=POST_HOURLY))
+            add = by_day.pop(day, None)
+            if add is None:
+                add = pl.DataFrame(schema=POST_HOURLY)
             merged = pl.concat([keep, add]).sort("platform_post_id", "hour")
             if merged.equals(old):
                 continue
