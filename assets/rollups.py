@@ -227,10 +227,7 @@ def _checks(warehouse: WarehouseResource, rolled: refresh.RollupResult):
                 ),
             },
         )
-    bad = checks.per_partition(
-        [w.isoformat() for w in weeks],
-        lambda v: checks.weeks_disagree(wh, [date.fromisoformat(w) for w in v]),
-    )
+    bad = checks.per_partition(weeks, partial(checks.weeks_disagree, wh))
     yield dg.AssetCheckResult(
         check_name="granularities_agree",
         asset_key=ROLLUPS["week"].name,

@@ -7,8 +7,9 @@ check passed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
+from typing import TypeVar
 
 import polars as pl
 
@@ -24,7 +25,12 @@ PARENTS: tuple[tuple[str, str, str], ...] = tuple(
 )
 
 
-def per_partition(values: list[str], check: Callable[[list[str]], pl.DataFrame]) -> pl.DataFrame:
+_Value = TypeVar("_Value")
+
+
+def per_partition(
+    values: Sequence[_Value], check: Callable[[list[_Value]], pl.DataFrame]
+) -> pl.DataFrame:
     """`check` over one partition value at a time, its offending rows concatenated. Every check
     here is partition-local (a key, a bucket with its children, a week's grains all fall in one
     partition), so the answer is the same as over all at once while memory follows one

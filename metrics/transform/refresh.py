@@ -190,11 +190,12 @@ def _fold_hourly(warehouse: Warehouse, landing: list[date], result: HourlyResult
     # backfill the new rows are the whole of post_hourly, so every extra copy is its size.
     new_rows = pl.concat(fresh)
     fresh.clear()
-    by_day = new_rows.with_columns(day=pl.col("hour").dt.date()).partition_by(
+    split = new_rows.with_columns(day=pl.col("hour").dt.date()).partition_by(
         "day", as_dict=True, include_key=False
     )
     del new_rows
-    _rewrite_hourly(warehouse, work.regions, {key[0]: df for key, df in by_day.items()}, result)
+    by_day = {key[0]: split.pop(key) for key in list(split)}  # the one holder of each day
+    _rewrite_hourly(warehouse, work.regions, by_day, result)
 
 
 def _history_hours(
@@ -332,7 +333,7 @@ def refresh_rollups(warehouse: Warehouse, landing: list[date]) -> RollupResult:
         # A week at a time, and within it the hour and day grains a day at a time, so memory
         # follows one day of post_hourly (a week for the week grain), not the whole history
         # (metrics/transform/rollups.py: a bucket range rebuilds from its own post_hourly plus
-        # the follower history from each account's last snapshot before it).
+        # the follower snapshots that decide F in it, `_followers_for`).
         for week in work.weeks:
             chunk = _RollupChunk(
                 week,

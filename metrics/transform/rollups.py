@@ -16,8 +16,10 @@ Decisions where the contract is silent:
   ids null; follower snapshots of such accounts are ignored.
 - A bucket's rows depend only on `post_hourly` inside that bucket, plus the whole `posts`,
   `accounts` and `follower_observations`. So the pipeline may rebuild a bucket range from
-  `post_hourly` restricted to it, as long as it passes the follower history F needs (from each
-  account's last snapshot before the range on), and keeps only the rebuilt buckets' rows.
+  `post_hourly` restricted to it, as long as it passes the follower snapshots F needs there
+  (each account's last snapshot before the range, every one inside it, and its first one
+  after it, since F before an account's first snapshot is that snapshot's value), and keeps
+  only the rebuilt buckets' rows.
   Follower values of later buckets move whenever follower history changes, so
   a change there calls for a rebuild of the affected accounts' later buckets too.
 """
