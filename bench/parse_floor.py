@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import record
 from metrics.ingest import steps
 from metrics.ingest.adapters import bodies
+from metrics.ingest.adapters.instagram import _SLOT
 from metrics.ingest.catalog import load_catalog
 from metrics.ingest.layout import read_blocks
 from metrics.ingest.normalize import _merge, _normalize_files, landing_dates, partition_entries
@@ -67,14 +68,13 @@ class _Envelope(msgspec.Struct):
     response: bodies.InstagramMediaList
 
 
-_SLOTS = {"views": 0, "reach": 1, "likes": 2, "comments": 3, "shares": 4, "saved": 5}
-
-
 def _least_rows(lines: list[bytes]) -> int:
     """Decode into the typed structures and append each used field once: no checks at all, so
     no Python design of the parse can cost less per record."""
     decode = msgspec.json.Decoder(_Envelope).decode
-    columns: list[list[object]] = [[] for _ in range(12)]
+    slots = len(set(_SLOT.values()))
+    # id, one per insight slot, likes, timestamp, media type, account, line
+    columns: list[list[object]] = [[] for _ in range(slots + 6)]
     add = [c.append for c in columns]
     for number, line in enumerate(lines):
         try:
@@ -85,20 +85,23 @@ def _least_rows(lines: list[bytes]) -> int:
         if not isinstance(data, list):
             continue
         for media in data:
-            found: list[object] = [None] * 6
+            found: list[object] = [None] * slots
             if media.insights is not None:
                 for item in media.insights.data:
-                    at = _SLOTS.get(item.name or "")
+                    at = _SLOT.get(item.name or "")
                     if at is not None and item.values:
                         found[at] = item.values[0].value
-            for column, value in zip(
-                add,
-                (media.id, *found, media.like_count, media.timestamp, media.media_type),
-                strict=False,
-            ):
+            row = (
+                media.id,
+                *found,
+                media.like_count,
+                media.timestamp,
+                media.media_type,
+                env.social_account_id,
+                number,
+            )
+            for column, value in zip(add, row, strict=True):
                 column(value)
-            add[10](env.social_account_id)
-            add[11](number)
     return len(columns[0])
 
 
@@ -111,7 +114,7 @@ def _loop(lines: list[bytes], loads: Callable[[bytes], object]) -> None:
 def _import_cost() -> float:
     """CPU seconds a spawned worker spends importing what it runs (a fresh interpreter)."""
     code = (
-        "import resource, time; t = time.process_time(); import metrics.ingest.steps; "
+        "import time; t = time.process_time(); import metrics.ingest.steps; "
         "print(time.process_time() - t)"
     )
     root = Path(__file__).resolve().parents[1]
