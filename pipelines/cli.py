@@ -15,14 +15,8 @@ from datetime import UTC, date, datetime
 
 from metrics import config
 from metrics.cli import demo
-from metrics.cli.main import (
-    Command,
-    Subcommands,
-    build_parser,
-    example,
-    export_paths,
-    share_path_flags,
-)
+from metrics.cli.main import build_parser, export_paths, share_path_flags
+from metrics.cli.parsing import Command, Subcommands, example
 from metrics.objects import ObjectPath
 from metrics.sample import generate
 from pipelines import parallel, run

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from metrics import config
-from metrics.cli.main import example
+from metrics.cli.parsing import example
 from metrics.serve.errors import QueryError
 from metrics.serve.listing import KINDS
 from metrics.serve.query import connect

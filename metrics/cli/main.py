@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from metrics import config
+from metrics.cli.parsing import Subcommands, example
 from metrics.objects import is_object_uri
-
-Command = Callable[[argparse.Namespace], int]
-Subcommands = Any  # argparse's private _SubParsersAction: what add_subparsers returns
 
 
 def export_paths(args: argparse.Namespace) -> None:
@@ -38,12 +35,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
             "(--out /tmp/raw) and upload it under the prefix."
         )
     return generate.run(args)
-
-
-def example(*lines: str) -> dict[str, Any]:
-    """`add_parser` keywords giving a subcommand's --help an example epilog, kept as written."""
-    text = "example:\n" + "\n".join(f"  {line}" for line in lines)
-    return {"epilog": text, "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
 def _add_path_flags(parser: argparse.ArgumentParser, default: Any) -> None:

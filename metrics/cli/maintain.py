@@ -8,7 +8,7 @@ import sys
 import orjson
 
 from metrics import config
-from metrics.cli.main import example
+from metrics.cli.parsing import example
 from metrics.warehouse import maintain
 
 

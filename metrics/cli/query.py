@@ -19,7 +19,7 @@ from rich.table import Table
 
 from metrics import config
 from metrics.cli import answer, checks
-from metrics.cli.main import example
+from metrics.cli.parsing import example
 from metrics.model.scopes import GRANULARITIES, SCOPES
 from metrics.serve import export, keys
 from metrics.serve.breakdown import GROUP_BY

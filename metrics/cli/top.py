@@ -19,7 +19,7 @@ from rich.table import Table
 
 from metrics import config
 from metrics.cli import checks
-from metrics.cli.main import example
+from metrics.cli.parsing import example
 from metrics.cli.query import after_as_of, sparkline
 from metrics.model.platforms import PLATFORMS
 from metrics.serve.errors import QueryError

@@ -25,7 +25,7 @@ import random
 import orjson
 
 from metrics.sample.batch import DAY_MS, Task
-from metrics.sample.bodies import follower_body
+from metrics.sample.followers import follower_body
 from metrics.sample.platforms import FOLLOWER_ENDPOINT, PLATFORMS
 
 _POSTS_ENDPOINT = {"tiktok": "business/video/list", "instagram": "media", "x": "tweets"}

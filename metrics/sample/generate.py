@@ -47,8 +47,8 @@ from metrics import config
 from metrics.sample.batch import BATCH_SIZE, GenerateSummary, Task, TaskResult
 from metrics.sample.catalog import build_catalog, move_one_account
 from metrics.sample.defects import REASONS
-from metrics.sample.platforms import ENDPOINTS, PLATFORMS
-from metrics.sample.truth import TRUTH_METRICS, write_truth
+from metrics.sample.platforms import ENDPOINTS, PLATFORMS, TRUTH_METRICS
+from metrics.sample.truth import write_truth
 from metrics.sample.workers import run_batches
 
 __all__ = [

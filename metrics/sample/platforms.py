@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 import time
 
+from metrics.model.measures import POST_METRICS
+
 PLATFORMS: tuple[str, ...] = ("tiktok", "instagram", "youtube", "x")
 
 ENDPOINTS: dict[str, tuple[str, ...]] = {
@@ -31,6 +33,8 @@ FOLLOWER_ENDPOINT = {
 # saves, watch time in ms. Each platform maps them onto its own field names.
 VIEWS, REACH, LIKES, COMMENTS, SHARES, SAVES, WATCH_MS = range(7)
 N_SERIES = 7
+# The truth's metrics, in the order of the simulation's truth arrays and of the truth file.
+TRUTH_METRICS: tuple[str, ...] = POST_METRICS
 
 
 def iso(ms: int, style: int = 0) -> str:

@@ -1,22 +1,24 @@
 """One account's simulation: each post's metric curves, the poll schedule, the follower gauge.
 
-The platform body modules (`metrics.sample.bodies`) turn a poll into a native response; this
-module owns the state they share and the truth folded from exactly what was written.
+The platform body modules (`metrics.sample.bodies`, above this one) turn each day's polls into
+native responses; this module owns the state they share and the truth folded from exactly what
+was written.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from typing import NamedTuple
 
 import numpy as np
 import orjson
 
 from metrics.model import scopes
 from metrics.sample.batch import DAY_MS, Task
-from metrics.sample.bodies import follower_body, instagram, tiktok, x, youtube
 from metrics.sample.catalog import Account
 from metrics.sample.defects import REASON, RECORD_VARIANTS, Injector, truncate
+from metrics.sample.followers import follower_body
 from metrics.sample.platforms import (
     COMMENTS,
     FOLLOWER_ENDPOINT,
@@ -25,13 +27,13 @@ from metrics.sample.platforms import (
     REACH,
     SAVES,
     SHARES,
+    TRUTH_METRICS,
     VIEWS,
     WATCH_MS,
     b64id,
     iso,
     trunc3,
 )
-from metrics.sample.truth import TRUTH_METRICS
 from metrics.sample.writer import Writer
 
 _X_EPOCH_MS = 1_288_834_974_657
@@ -47,6 +49,16 @@ _CAPTIONS = (
     "Tutorial: start to finish",
     "Can't stop won't stop 🔥",
 )
+
+
+class DayPolls(NamedTuple):
+    """One day's polls of an account, for its platform's body module (`bodies.poll_day`)."""
+
+    first: int  # the first poll's place in the whole schedule
+    times: list[int]  # epoch ms of each poll
+    values: np.ndarray  # (polls, posts, series) lifetime counters each poll sees
+    published: list[int]  # how many posts (in publication order) exist at each poll
+    gauge: list[int]  # the follower count at each poll
 
 
 class AccountSim:
@@ -227,11 +239,13 @@ class AccountSim:
         self._emit(endpoint, t_ms, raw, (None, REASON[variant]))
         return False, None
 
-    def run_day(self, day: int) -> None:
+    def day_polls(self, day: int) -> DayPolls | None:
+        """The polls of window day `day` and what each sees (None when the day has none),
+        advancing the metric curves' removals and the follower gauge to the day's end."""
         t0 = self.task.start_ms + day * DAY_MS
         k0, k1 = np.searchsorted(self.polls, [t0, t0 + DAY_MS])
         if k1 <= k0:
-            return
+            return None
         times = self.polls[k0:k1]
         vals = self._values(times)
         steps = self.nrng.normal(self.f_drift, self.f_sd, len(times))
@@ -240,11 +254,7 @@ class AccountSim:
             self.followers = max(0.0, self.followers + step)
             gauge.append(round(self.followers))
         published = np.searchsorted(self.pub_f, times / 1000.0, side="left").tolist()
-        if self.platform == "youtube":
-            youtube.poll(self, int(k0), times.tolist(), vals, published, gauge)
-        else:
-            build = {"tiktok": tiktok.poll, "instagram": instagram.poll, "x": x.poll}
-            build[self.platform](self, times.tolist(), vals, published, gauge)
+        return DayPolls(int(k0), times.tolist(), vals, published, gauge)
 
     def poll_followers(self, t_ms: int, followers: int) -> None:
         endpoint = FOLLOWER_ENDPOINT[self.platform]

@@ -27,12 +27,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import orjson
 
-from metrics.model.measures import POST_METRICS
+from metrics.sample.platforms import TRUTH_METRICS
 
 if TYPE_CHECKING:
     from metrics.sample.timeline import AccountSim
-
-TRUTH_METRICS: tuple[str, ...] = POST_METRICS
 
 
 def account_truth(sim: AccountSim) -> tuple[list[dict], list[dict]]:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from metrics.sample.batch import DAY_MS, HOUR_MS, Task, TaskResult
+from metrics.sample.bodies import poll_day
 from metrics.sample.defects import Injector
 from metrics.sample.platforms import PLATFORMS
 from metrics.sample.timeline import AccountSim
@@ -24,7 +25,7 @@ def run_batch(task: Task) -> TaskResult:
     sims = [AccountSim(acc, task, inj, writer) for acc in task.accounts]
     for day in range(task.days):
         for sim in sims:
-            sim.run_day(day)
+            poll_day(sim, day)
         writer.flush(before_hour=(task.start_ms + (day + 1) * DAY_MS) // HOUR_MS)
     writer.flush()
     posts, followers = [], []

@@ -1,4 +1,4 @@
-"""What a body's numbers cover (issue 12): which buckets lie after `as_of`, and which requested
+"""What a body's numbers cover: which buckets lie after `as_of`, and which requested
 metrics none of the scope's platforms reports.
 
 Both are zeros in the series that mean "not known", not "nothing happened": a bucket that ends

@@ -233,6 +233,17 @@ else:
 
     HttpProtocol = HttpToolsJsonProtocol
 HTTP_PROTOCOL = "metrics.serve.http:HttpProtocol"  # for uvicorn.Config(http=…), workers included
+# How long an idle keep-alive connection stays open. A server that closes one just as a client
+# sends its next request on it drops that request (the client sees a reset, or "disconnected
+# without sending a response"), so the side that lets idle connections go must be the client,
+# which knows when it is about to send. uvicorn's default, 5 s, is exactly httpx's pool expiry,
+# and it counts from the moment the last chunk is handed to the kernel, earlier than the client's
+# clock: a client that takes about 5 s to read a large body loses the race. 75 s is longer than
+# the idle time of clients' pools (httpx 5 s) and of the proxies in front (nginx's upstream
+# keep-alive and cloud load balancers, 60 s).
+KEEP_ALIVE_S = 75
+# What every uvicorn running this app is given (`serve`, and the tests' servers).
+UVICORN_OPTIONS: dict[str, Any] = {"http": HTTP_PROTOCOL, "timeout_keep_alive": KEEP_ALIVE_S}
 
 
 def _instant(value: str | None) -> str | None:
@@ -311,8 +322,12 @@ def create_app(
         compare: Annotated[
             str | None,
             Query(
-                description="Add `previous` (the window before, or 364 days before) and "
-                "`change` (abs, pct). Default: no comparison.",
+                description="Add `previous` and `change` (abs, pct). `previous_period`: the "
+                "span of the same length on the local clock of `tz`, ending at `since`; not the "
+                "same elapsed time: across a DST change it is an hour shorter or longer, and "
+                "it starts at the window's local time of day (a week of local days before a "
+                "week of local days). `previous_year`: both ends 364 local days back, so "
+                "weekdays line up. Default: no comparison.",
                 json_schema_extra={"enum": list(COMPARES)},
                 openapi_examples=docs.examples("previous_period", "against the period before"),
             ),
@@ -492,12 +507,7 @@ def serve(
     if workers == 1:
         app = create_app(warehouse, keys_file)
         uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            http=HTTP_PROTOCOL,
-            log_level="info",
-            access_log=access_log,
+            app, host=host, port=port, log_level="info", access_log=access_log, **UVICORN_OPTIONS
         )
         return
     os.environ[config.WAREHOUSE_ENV] = str(warehouse)
@@ -506,9 +516,9 @@ def serve(
         "metrics.serve.http:create_app",
         factory=True,
         workers=workers,
-        http=HTTP_PROTOCOL,
         host=host,
         port=port,
         log_level="info",
         access_log=access_log,
+        **UVICORN_OPTIONS,
     )

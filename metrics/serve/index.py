@@ -40,9 +40,10 @@ from metrics.model.tables import (
     ROLLUPS,
     Table,
 )
-from metrics.serve import breakdown as breakdowns
 from metrics.serve import listing as listings
 from metrics.serve import ranking as rankings
+from metrics.serve import tree as trees
+from metrics.serve.grain import Grain, Key
 from metrics.serve.window import DAY, EPOCH_MONDAY, HOUR, WEEK
 from metrics.warehouse import storage
 from metrics.warehouse.location import Warehouse
@@ -55,33 +56,6 @@ _GRAINS: tuple[tuple[Table, int, int], ...] = (
 )
 _HOUR_BITS = 21  # hours since 1970 stay below 2**21 until 2209
 _LEVELS: tuple[tuple[str, str], ...] = tuple((s.name, s.id_column) for s in reversed(scopes.TREE))
-
-Key = tuple[str, str]  # (scope, id)
-
-
-@dataclass(frozen=True)
-class Grain:
-    """One rollup table: rows sorted by (scope, id, bucket_start)."""
-
-    starts: np.ndarray  # bucket_start, epoch seconds
-    cum: np.ndarray  # (rows + 1, len(ADDITIVE)) prefix sums
-    followers: np.ndarray
-    delta: np.ndarray
-    ranges: dict[Key, tuple[int, int]]
-
-    def prefix(self, key: Key, at: np.ndarray) -> np.ndarray:
-        """Sums of everything before each instant of `at` (each on an edge of this grain)."""
-        lo, hi = self.ranges.get(key, (0, 0))
-        return self.cum[lo + np.searchsorted(self.starts[lo:hi], at)] - self.cum[lo]
-
-    def gauge(self, key: Key, at: np.ndarray) -> np.ndarray:
-        """F at each instant of `at` (each on an edge of this grain)."""
-        lo, hi = self.ranges.get(key, (0, 0))
-        if lo == hi:
-            return np.zeros(len(at), dtype=np.int64)
-        k = np.searchsorted(self.starts[lo:hi], at)
-        before_first = self.followers[lo] - self.delta[lo]
-        return np.where(k > 0, self.followers[lo + np.maximum(k - 1, 0)], before_first)
 
 
 @dataclass(frozen=True)
@@ -129,7 +103,7 @@ class Index:
     activity: Activity
     listing: listings.Listing  # names, ids and data spans for `metrics ls` and /v1/projects
     ranking: rankings.Ranking  # per-post window sums for top performers
-    tree: breakdowns.Tree  # accounts and layers of every entity, for breakdowns and coverage
+    tree: trees.Tree  # accounts and layers of every entity, for breakdowns and coverage
 
     def measure(self, key: Key, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(P, F) at each edge: additive sums of everything before it, and followers."""
@@ -279,5 +253,5 @@ def load(warehouse: Warehouse, manifest: dict[str, Any] | None = None) -> Index:
             hour.cum if hour else None,
             hour.ranges if hour else {},
         ),
-        tree=breakdowns.load(entities, accounts, lineage, [g for g, _, _ in grains]),
+        tree=trees.load(entities, accounts, lineage, [g for g, _, _ in grains]),
     )

@@ -33,7 +33,8 @@ from metrics.serve import top
 from metrics.serve import window as windows
 from metrics.serve.coverage import coverage
 from metrics.serve.errors import NotFoundError, ValidationError
-from metrics.serve.index import Index, Key, load, read_manifest
+from metrics.serve.grain import Key
+from metrics.serve.index import Index, load, read_manifest
 from metrics.warehouse import location, storage
 from metrics.warehouse.location import Location, Warehouse
 

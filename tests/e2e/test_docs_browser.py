@@ -1,6 +1,6 @@
 """The /docs page renders the API in a real headless Chromium with every other host blocked.
 
-Issue 12/13: the interactive docs must work on a machine that reaches no CDN. The page is
+The interactive docs must work on a machine that reaches no CDN. The page is
 loaded from a loopback server; any request to another host is aborted and recorded, and the
 test fails if there was one or if Swagger UI did not render the metrics route and its new
 parameters.

@@ -87,6 +87,35 @@ def test_previous_windows_across_dst_keep_whole_local_days(store):
     series = body["previous"]["series"]
     assert [r["bucket"] for r in series] == [f"2026-03-0{d}" for d in range(2, 9)]
     assert not any("partial" in r for r in series)
+    # By the hour: 168 buckets in the window, 167 in the week before (02:00 on Mar 8 is skipped).
+    hourly = ask(
+        store, scope="project", id="prj_a1", metrics=["views"], since="2026-03-09",
+        until="2026-03-16", tz="America/Los_Angeles", granularity="hour",
+        compare="previous_period",
+    )  # fmt: skip
+    assert hourly["previous"]["window"] == body["previous"]["window"]
+    assert (len(hourly["series"]), len(hourly["previous"]["series"])) == (168, 167)
+    assert hourly["previous"]["series"][0]["bucket"] == "2026-03-02T00:00:00-08:00"
+    assert hourly["previous"]["series"][-1]["bucket"] == "2026-03-08T23:00:00-07:00"
+    # The elapsed-time reading the spec does not use, asked as a window of its own: 168 hours
+    # before 2026-03-09T07:00Z start at 23:00 PST on Mar 1, a one-hour partial first day.
+    elapsed = ask(
+        store, scope="project", id="prj_a1", metrics=["views"], since="2026-03-02T07:00:00Z",
+        until="2026-03-09T07:00:00Z", tz="America/Los_Angeles",
+    )  # fmt: skip
+    assert [r["bucket"] for r in elapsed["series"]] == [f"2026-03-0{d}" for d in range(1, 9)]
+    assert elapsed["series"][0]["partial"] is True
+    # The other way round: a window holding the change (167 h) gets the 168 h week before it.
+    other = ask(
+        store, scope="project", id="prj_a1", metrics=["views"], since="2026-03-08",
+        until="2026-03-15", tz="America/Los_Angeles", compare="previous_period",
+    )  # fmt: skip
+    assert other["window"]["since"] == "2026-03-08T08:00:00Z"
+    assert other["window"]["until"] == "2026-03-15T07:00:00Z"
+    assert other["previous"]["window"] == {
+        "since": "2026-03-01T08:00:00Z",
+        "until": "2026-03-08T08:00:00Z",
+    }
     # A year earlier DST began on 2025-03-09, so 2025-03-10 .. 03-17 is PDT too.
     body = ask(
         store, scope="project", id="prj_a1", metrics=["views"], since="2026-03-09",

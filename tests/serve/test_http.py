@@ -25,7 +25,14 @@ import uvicorn
 
 import metrics
 from metrics.serve import keys
-from metrics.serve.http import HTTP_PROTOCOL, H11JsonProtocol, HttpProtocol, create_app
+from metrics.serve.http import (
+    HTTP_PROTOCOL,
+    KEEP_ALIVE_S,
+    UVICORN_OPTIONS,
+    H11JsonProtocol,
+    HttpProtocol,
+    create_app,
+)
 from tests.helpers.warehouse import Warehouse, write_warehouse
 
 ORG = "org_01HX9Y6K7EJ4T2"
@@ -112,7 +119,9 @@ def _serving(app, http: str | type = HTTP_PROTOCOL) -> Iterator[int]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", http=http))
+    uv = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", **{**UVICORN_OPTIONS, "http": http})
+    )
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -345,6 +354,25 @@ def _raw(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
     status_line, *lines = head.decode("latin-1").split("\r\n")
     headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
     return int(status_line.split()[1]), headers, body
+
+
+def test_an_idle_connection_stays_open_longer_than_clients_keep_it(server):
+    """Idle keep-alive connections are let go by the client side first (httpx's pool after 5 s),
+    never by the server just as a client reuses one. At uvicorn's default of 5 s a client that
+    took about 5 s to read the 1.5 MB docs bundle sent its next request into a connection the
+    server was closing, and lost it (a reset): the docs-page test's old flake."""
+    expiry = httpx.Limits().keepalive_expiry  # what httpx.Client() uses
+    assert expiry is not None and expiry < KEEP_ALIVE_S
+    ports = []
+    with httpx.Client(limits=httpx.Limits(keepalive_expiry=None)) as client:  # keeps it forever
+        for pause in (0, expiry + 1):
+            time.sleep(pause)
+            r = client.get(server.base + "/openapi.json")
+            assert r.status_code == 200
+            ports.append(r.extensions["network_stream"].get_extra_info("client_addr")[1])
+    # One connection: the server had not closed it (httpx drops one the server closed, and
+    # would have connected again from another port).
+    assert ports[0] == ports[1]
 
 
 MALFORMED = {

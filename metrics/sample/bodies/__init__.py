@@ -1,25 +1,25 @@
-"""Each platform's native response shapes, one module per platform.
+"""Each platform's native response shapes for its posts, one module per platform.
 
-Every module has `follower_body` (the follower gauge) and `poll` (one poll of the account's
-posts, written through the simulation); platform field names live here, and in `defects`,
+Every module has `poll` (one day's polls of the account's posts, written through the
+simulation, `metrics.sample.timeline`); `poll_day` runs the account's platform's. Platform
+field names live here, in `metrics.sample.followers` (the follower gauge), and in `defects`,
 which spoils some of them.
 """
 
 from __future__ import annotations
 
-import random
-
 from metrics.sample.bodies import instagram, tiktok, x, youtube
-from metrics.sample.catalog import Account
+from metrics.sample.timeline import AccountSim
 
-_FOLLOWER_BODY = {
-    "tiktok": tiktok.follower_body,
-    "instagram": instagram.follower_body,
-    "youtube": youtube.follower_body,
-    "x": x.follower_body,
-}
+_POLL = {"tiktok": tiktok.poll, "instagram": instagram.poll, "x": x.poll}
 
 
-def follower_body(acc: Account, followers: int, rng: random.Random) -> dict:
-    """The native follower-gauge body of `acc`'s platform."""
-    return _FOLLOWER_BODY[acc.platform](acc, followers, rng)
+def poll_day(sim: AccountSim, day: int) -> None:
+    """Simulate window day `day` of `sim`'s account and write its platform's responses."""
+    polls = sim.day_polls(day)
+    if polls is None:
+        return
+    if sim.platform == "youtube":
+        youtube.poll(sim, polls.first, polls.times, polls.values, polls.published, polls.gauge)
+    else:
+        _POLL[sim.platform](sim, polls.times, polls.values, polls.published, polls.gauge)

@@ -1,13 +1,12 @@
-"""Instagram Graph API bodies: `media` with lifetime insights, and `user`."""
+"""Instagram Graph API bodies: `media` with lifetime insights, each poll followed by the
+`user` gauge (its body is `metrics.sample.followers`')."""
 
 from __future__ import annotations
 
-import random
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from metrics.sample.catalog import Account
 from metrics.sample.platforms import (
     COMMENTS,
     IG_BATCH_LOOKUP,
@@ -16,10 +15,10 @@ from metrics.sample.platforms import (
     REACH,
     SAVES,
     SHARES,
+    TRUTH_METRICS,
     VIEWS,
     WATCH_MS,
 )
-from metrics.sample.truth import TRUTH_METRICS
 
 if TYPE_CHECKING:
     from metrics.sample.timeline import AccountSim
@@ -35,11 +34,6 @@ _NAMES = (
     "ig_reels_video_view_total_time",
 )
 _SERIES = (VIEWS, REACH, LIKES, COMMENTS, SHARES, SAVES, WATCH_MS)
-
-
-def follower_body(acc: Account, followers: int, rng: random.Random) -> dict:
-    """The native follower-gauge body; `rng` is unused, kept for the common signature."""
-    return {"id": acc.native_id, "username": acc.handle, "followers_count": followers}
 
 
 def poll(

@@ -1,33 +1,25 @@
-"""TikTok Business API bodies: `business/video/list` snapshots and `business/get`."""
+"""TikTok Business API bodies: `business/video/list` snapshots, each poll followed by the
+`business/get` gauge (its body is `metrics.sample.followers`')."""
 
 from __future__ import annotations
 
-import random
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from metrics.sample.catalog import Account
-from metrics.sample.platforms import COMMENTS, LIKES, REACH, SAVES, SHARES, VIEWS, WATCH_MS
-from metrics.sample.truth import TRUTH_METRICS
+from metrics.sample.platforms import (
+    COMMENTS,
+    LIKES,
+    REACH,
+    SAVES,
+    SHARES,
+    TRUTH_METRICS,
+    VIEWS,
+    WATCH_MS,
+)
 
 if TYPE_CHECKING:
     from metrics.sample.timeline import AccountSim
-
-
-def follower_body(acc: Account, followers: int, rng: random.Random) -> dict:
-    """The native follower-gauge body."""
-    return {
-        "code": 0,
-        "message": "OK",
-        "request_id": f"{rng.getrandbits(64):016x}",
-        "data": {
-            "username": acc.handle,
-            "display_name": acc.handle.replace("_", " ").title(),
-            "is_business_account": True,
-            "followers_count": followers,
-        },
-    }
 
 
 def poll(

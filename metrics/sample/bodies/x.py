@@ -1,29 +1,24 @@
-"""X API v2 bodies: `tweets` (with partial errors beside `data`) and `users`."""
+"""X API v2 bodies: `tweets` (with partial errors beside `data`), each poll followed by the
+`users` gauge (its body is `metrics.sample.followers`')."""
 
 from __future__ import annotations
 
-import random
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from metrics.sample.catalog import Account
-from metrics.sample.platforms import COMMENTS, LIKES, SAVES, SHARES, VIEWS, X_SINGLE_LOOKUP
-from metrics.sample.truth import TRUTH_METRICS
+from metrics.sample.platforms import (
+    COMMENTS,
+    LIKES,
+    SAVES,
+    SHARES,
+    TRUTH_METRICS,
+    VIEWS,
+    X_SINGLE_LOOKUP,
+)
 
 if TYPE_CHECKING:
     from metrics.sample.timeline import AccountSim
-
-
-def follower_body(acc: Account, followers: int, rng: random.Random) -> dict:
-    """The native follower-gauge body; `rng` is unused, kept for the common signature."""
-    return {
-        "data": {
-            "id": acc.native_id,
-            "username": acc.handle,
-            "public_metrics": {"followers_count": followers},
-        }
-    }
 
 
 def poll(

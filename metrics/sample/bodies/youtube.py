@@ -1,4 +1,5 @@
-"""YouTube bodies: `channels.list`, `videos.list` and `reports.query` per Pacific day.
+"""YouTube bodies: the `channels.list` gauge at each poll (its body is
+`metrics.sample.followers`'), `videos.list`, and `reports.query` per Pacific day.
 
 A report's recent days are still incomplete and a rare correction is a negative day value, so the
 truth for YouTube is the sum of the latest row per (video, day).
@@ -6,34 +7,18 @@ truth for YouTube is the sum of the latest row per (video, day).
 
 from __future__ import annotations
 
-import random
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from metrics.sample.catalog import Account
-from metrics.sample.platforms import COMMENTS, LIKES, SHARES, VIEWS, WATCH_MS, YT_DAY_ONLY, trunc3
+from metrics.sample.platforms import COMMENTS, LIKES, SHARES, VIEWS, WATCH_MS, YT_DAY_ONLY
 
 if TYPE_CHECKING:
     from metrics.sample.timeline import AccountSim
 
 _PACIFIC = ZoneInfo("America/Los_Angeles")
-
-
-def follower_body(acc: Account, followers: int, rng: random.Random) -> dict:
-    """The native follower-gauge body; `rng` is unused, kept for the common signature."""
-    return {
-        "kind": "youtube#channelListResponse",
-        "items": [
-            {
-                "kind": "youtube#channel",
-                "id": acc.native_id,
-                "statistics": {"subscriberCount": str(trunc3(followers))},
-            }
-        ],
-    }
 
 
 def poll(
