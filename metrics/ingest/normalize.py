@@ -1,9 +1,13 @@
 """Landing files -> normalized observation tables, with every line accounted for.
 
-Parsing is one orjson pass per line; platform adapters (metrics/ingest/adapters/) pull the used
-fields into plain column lists, and polars does the typed, columnar rest. Anything that cannot be
-used becomes a quarantine row carrying its file, line, record index, reason and raw text, so a bad
-record never takes its siblings down and nothing disappears.
+A line goes one of two ways. The columnar path (metrics/ingest/columnar.py) takes the sound lines
+of the endpoints it serves (TikTok video lists, X tweets, the follower endpoints): decoded into
+strict shapes, checked over columns, their rows built by polars. Every other line, and every
+line the columnar path is not sure of, takes the per-line path here: msgspec decodes the
+envelope and the body into the adapters' typed structures (metrics/ingest/adapters/), or orjson
+into plain values when they do not fit, and the adapters judge it record by record. Anything that
+cannot be used becomes a quarantine row carrying its file, line, record index, reason and raw
+text, so a bad record never takes its siblings down and nothing disappears.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import msgspec
 import orjson
 import polars as pl
 
-from metrics.ingest import adapters, layout
+from metrics.ingest import adapters, columnar, layout
 from metrics.ingest.adapters import Reject, Rows
 from metrics.ingest.catalog import Catalog
 from metrics.ingest.layout import LANDING_SUFFIXES, Entry, UnreadableFile, read_blocks
@@ -175,11 +179,16 @@ def _lines(blocks: Iterator[bytes], limit: int) -> Iterator[bytes | _TooLong]:
         yield pending
 
 
+_Mark = tuple[tuple[int, ...], Counter[str], Any]
+
+
 class _Builder(adapters.Sink):
     """Row tuples for one landing partition (one append per record is the cheapest thing
     Python can do per record), turned into columns by `_frame`."""
 
-    def __init__(self) -> None:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.pending = columnar.Pending(catalog.known_account_platforms)
         self.posts = adapters.Columns(adapters.POST_COLUMNS)
         self.periods = adapters.Columns(adapters.PERIOD_COLUMNS)
         self.followers = adapters.Columns(adapters.FOLLOWER_COLUMNS)
@@ -199,14 +208,16 @@ class _Builder(adapters.Sink):
         q["raw"].append(raw)
         self.accounting.reasons[reason] += 1
 
-    def mark(self) -> tuple[tuple[int, ...], Counter[str]]:
+    def mark(self) -> _Mark:
         """Where the rows stand, so a file whose content turns out untrustworthy can be undone
-        (rows are flushed to frames only between files)."""
+        (rows are flushed to frames, and pending lines checked, only between files)."""
         sizes = (len(self.posts), len(self.periods), len(self.followers), len(self.sightings))
-        return (*sizes, len(self.quarantine["line"])), Counter(self.accounting.reasons)
+        rows = (*sizes, len(self.quarantine["line"]))
+        return rows, Counter(self.accounting.reasons), self.pending.mark()
 
-    def rollback(self, mark: tuple[tuple[int, ...], Counter[str]]) -> None:
-        (posts, periods, followers, sightings, rejected), reasons = mark
+    def rollback(self, mark: _Mark) -> None:
+        (posts, periods, followers, sightings, rejected), reasons, pending = mark
+        self.pending.rollback(pending)
         self.posts.truncate(posts)
         self.periods.truncate(periods)
         self.followers.truncate(followers)
@@ -304,6 +315,19 @@ def count_landing_lines(
     return recount_landing(raw, landing_date, today, first).lines
 
 
+@dataclass(frozen=True, slots=True)
+class _FileScope:
+    """What every line of one landing file is judged against: the file (relative to `<raw>`),
+    the platform folder it landed in, the end of its landing date (epoch seconds), the catalog,
+    and the builder its rows go to."""
+
+    rel: str
+    folder: str
+    landing_end: int
+    catalog: Catalog
+    out: _Builder
+
+
 def _normalize_file(
     entry: Entry, raw_root: RawRoot, catalog: Catalog, out: _Builder, limit: int
 ) -> None:
@@ -322,12 +346,12 @@ def _normalize_file(
         out.accounting.add(acc)
         return
     path = raw_root / rel
-    folder = rel.split("/", 1)[0]
     day = entry.landing_date
     landing_end = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) + 86_400
+    scope = _FileScope(rel, rel.split("/", 1)[0], landing_end, catalog, out)
     mark = out.mark()
     try:
-        _normalize_lines(read_blocks(path), rel, folder, landing_end, catalog, out, acc, limit)
+        _normalize_lines(read_blocks(path), scope, acc, limit)
     except UnreadableFile as exc:
         failure = exc
         if exc.trusted is not None:
@@ -336,8 +360,7 @@ def _normalize_file(
             out.rollback(mark)
             acc = Accounting()
             try:
-                blocks = read_blocks(path, exc.trusted)
-                _normalize_lines(blocks, rel, folder, landing_end, catalog, out, acc, limit)
+                _normalize_lines(read_blocks(path, exc.trusted), scope, acc, limit)
             except UnreadableFile as again:
                 failure.tail = again.tail
         acc.files_quarantined = 1
@@ -350,35 +373,76 @@ def _normalize_file(
     out.accounting.add(acc)
 
 
+# Lines handed to the columnar path at a time (it decodes them at once, checks them later).
+COLUMNAR_LINES = 4096
+
+
 def _normalize_lines(
-    blocks: Iterator[bytes],
-    rel: str,
-    folder: str,
-    landing_end: int,
-    catalog: Catalog,
-    out: _Builder,
-    acc: Accounting,
-    limit: int,
+    blocks: Iterator[bytes], scope: _FileScope, acc: Accounting, limit: int
 ) -> None:
-    for index, line in enumerate(_lines(blocks, limit)):
-        number = index + 1
-        acc.lines_read += 1
-        rejects_before = len(out.quarantine["line"])
-        if isinstance(line, _TooLong):
-            outcome: Reject | None = Reject(
-                "line_too_long",
-                f"a line of {line.size} bytes exceeds {MAX_LINE_ENV}={limit}; raw is its start",
-            )
-            text = _text(line.prefix)
-        else:
-            outcome = _normalize_line(line, rel, number, folder, landing_end, catalog, out)
-            text = _text(line) if isinstance(outcome, Reject) else ""
-        if isinstance(outcome, Reject):
-            acc.lines_quarantined += 1
-            out.reject(rel, number, None, outcome.reason, outcome.detail, text)
-        else:
-            acc.lines_used += 1
-            acc.records_quarantined += len(out.quarantine["line"]) - rejects_before
+    """The lines of one file: each that the columnar path decodes waits there for its checks
+    (`_take_pending`); every other is judged here, one by one."""
+    out = scope.out
+    ref = columnar.FileRef(scope.rel, scope.folder, scope.landing_end)
+    batch: list[tuple[int, bytes]] = []
+
+    def hand_over() -> None:
+        for number, rest in out.pending.take(ref, batch):
+            _judge_line(rest, number, scope, acc)
+        batch.clear()
+
+    try:
+        for index, line in enumerate(_lines(blocks, limit)):
+            number = index + 1
+            acc.lines_read += 1
+            if isinstance(line, _TooLong):
+                acc.lines_quarantined += 1
+                detail = f"a line of {line.size} bytes exceeds {MAX_LINE_ENV}={limit}"
+                out.reject(
+                    scope.rel,
+                    number,
+                    None,
+                    "line_too_long",
+                    detail + "; raw is its start",
+                    _text(line.prefix),
+                )
+                continue
+            batch.append((number, line))
+            if len(batch) >= COLUMNAR_LINES:
+                hand_over()
+    finally:
+        # The lines read before a failure are used (a readable prefix of a broken gzip).
+        hand_over()
+
+
+def _judge_line(line: bytes, number: int, scope: _FileScope, acc: Accounting) -> None:
+    """The per-line path: the line's rows, or its quarantine row, and its accounting."""
+    out = scope.out
+    rejects_before = len(out.quarantine["line"])
+    outcome = _normalize_line(line, number, scope)
+    if isinstance(outcome, Reject):
+        acc.lines_quarantined += 1
+        out.reject(scope.rel, number, None, outcome.reason, outcome.detail, _text(line))
+    else:
+        acc.lines_used += 1
+        acc.records_quarantined += len(out.quarantine["line"]) - rejects_before
+
+
+def _take_pending(out: _Builder) -> dict[str, pl.DataFrame]:
+    """Run the columnar checks over the pending lines: the frames of the ones they accept, and
+    the per-line path for every line they hand back."""
+    taken = out.pending.flush()
+    acc = Accounting(lines_used=taken.accepted)
+    for ref, number, line in taken.handed_back:
+        scope = _FileScope(ref.rel, ref.folder, ref.landing_end, out.catalog, out)
+        _judge_line(line, number, scope, acc)
+    out.accounting.add(acc)
+    frames = {}
+    if taken.posts is not None:
+        frames["posts"] = _frame(taken.posts, _SNAPSHOT_ROWS)
+    if taken.followers is not None:
+        frames["followers"] = _frame(taken.followers, FOLLOWER_OBSERVATIONS)
+    return frames
 
 
 def _text(line: bytes) -> str:
@@ -400,59 +464,46 @@ class _Envelope(msgspec.Struct):
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
 
 
-def _normalize_line(
-    line: bytes,
-    rel: str,
-    number: int,
-    folder: str,
-    landing_end: int,
-    catalog: Catalog,
-    out: _Builder,
-) -> Reject | None:
+def _normalize_line(line: bytes, number: int, scope: _FileScope) -> Reject | None:
     """One line: the typed fast path, or, for a line it does not fit (not an envelope, not
     JSON, a body that is not an object), the plain-JSON path that says what is wrong."""
     try:
         env = _ENVELOPE.decode(line)
     except msgspec.MsgspecError:
-        return _normalize_loose(line, rel, number, folder, landing_end, catalog, out)
+        return _normalize_loose(line, number, scope)
     body = bytes(env.response)
     if not (env.platform and env.endpoint and env.social_account_id and env.collected_at):
-        return _normalize_loose(line, rel, number, folder, landing_end, catalog, out)
+        return _normalize_loose(line, number, scope)
     if not body.startswith(b"{"):
-        return _normalize_loose(line, rel, number, folder, landing_end, catalog, out)
-    routed = _route(
-        env.platform,
-        env.endpoint,
-        env.social_account_id,
-        env.collected_at,
-        folder,
-        landing_end,
-        catalog,
-    )
+        return _normalize_loose(line, number, scope)
+    routed = _route(env.platform, env.endpoint, env.social_account_id, env.collected_at, scope)
     if isinstance(routed, Reject):
         return routed
     handler, collected = routed
+    out = scope.out
     ctx = adapters.Context(
-        rel, number, env.platform, env.social_account_id, collected, out.reject, env.request, body
+        scope.rel,
+        number,
+        env.platform,
+        env.social_account_id,
+        collected,
+        out.reject,
+        env.request,
+        body,
     )
     try:
         return handler(body, ctx, out)
     except orjson.JSONDecodeError:
         # A used value no double holds (1e400): the plain path names it.
-        return _normalize_loose(line, rel, number, folder, landing_end, catalog, out)
+        return _normalize_loose(line, number, scope)
 
 
 def _route(
-    platform: str,
-    endpoint: str,
-    account: str,
-    collected_at: str,
-    folder: str,
-    landing_end: int,
-    catalog: Catalog,
+    platform: str, endpoint: str, account: str, collected_at: str, scope: _FileScope
 ) -> tuple[adapters.Handler, int] | Reject:
     """The envelope checks both paths share, in order: platform, folder, endpoint, account,
     `collected_at`. Returns the endpoint's handler and `collected_at` in epoch seconds."""
+    folder = scope.folder
     if platform not in PLATFORMS:
         return Reject("unknown_platform", f"unknown platform {platform!r}")
     if platform != folder:
@@ -460,7 +511,7 @@ def _route(
     handler = adapters.HANDLERS.get((platform, endpoint))
     if handler is None:
         return Reject("unknown_endpoint", f"unknown endpoint {endpoint!r} for {platform}")
-    known = catalog.known_account_platforms.get(account)
+    known = scope.catalog.known_account_platforms.get(account)
     if known is None:
         return Reject("unknown_account", f"social_account_id {account!r} is in no catalog")
     if known != platform:
@@ -468,7 +519,7 @@ def _route(
     collected = adapters.parse_timestamp(collected_at)
     if isinstance(collected, Reject):
         return Reject(collected.reason, f"collected_at: {collected.detail}")
-    if collected >= landing_end:
+    if collected >= scope.landing_end:
         # A file cannot hold what was collected after it landed; left in, it would be `as_of`.
         return Reject(
             "collected_after_landing",
@@ -477,15 +528,7 @@ def _route(
     return handler, collected
 
 
-def _normalize_loose(
-    line: bytes,
-    rel: str,
-    number: int,
-    folder: str,
-    landing_end: int,
-    catalog: Catalog,
-    out: _Builder,
-) -> Reject | None:
+def _normalize_loose(line: bytes, number: int, scope: _FileScope) -> Reject | None:
     if not line.strip():
         return Reject("malformed_json", "blank line")
     try:
@@ -503,21 +546,26 @@ def _normalize_loose(
     if not isinstance(env.get("response"), dict):
         return Reject("invalid_envelope", "envelope field `response` is missing or not an object")
     platform, account = env["platform"], env["social_account_id"]
-    routed = _route(
-        platform, env["endpoint"], account, env["collected_at"], folder, landing_end, catalog
-    )
+    routed = _route(platform, env["endpoint"], account, env["collected_at"], scope)
     if isinstance(routed, Reject):
         return routed
     handler, collected = routed
     request = env.get("request")
-    ctx = adapters.Context(rel, number, platform, account, collected, out.reject, request)
-    return handler.loose(env["response"], ctx, out)
+    ctx = adapters.Context(
+        scope.rel, number, platform, account, collected, scope.out.reject, request
+    )
+    return handler.loose(env["response"], ctx, scope.out)
 
 
-def _frame(data: dict[str, list[Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Typed frame from column lists; epoch-second columns become UTC timestamps here, in one
-    vectorized step."""
-    df = pl.DataFrame(data, schema_overrides=adapters.RAW_TYPES, strict=False)
+def _frame(
+    data: dict[str, list[Any]] | pl.DataFrame, schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    """Typed frame from column lists (or a raw-layout frame of the columnar path); epoch-second
+    columns become UTC timestamps here, in one vectorized step."""
+    if isinstance(data, pl.DataFrame):
+        df = data
+    else:
+        df = pl.DataFrame(data, schema_overrides=adapters.RAW_TYPES, strict=False)
     ts_cols = [c for c in df.columns if c in adapters.EPOCH_COLUMNS]
     df = df.with_columns(
         [pl.from_epoch(pl.col(c), time_unit="s").dt.replace_time_zone("UTC") for c in ts_cols]
@@ -557,22 +605,25 @@ class _Chunk:
 
 
 def _normalize_files(raw: RawRoot, entries: list[Entry], catalog: Catalog) -> _Chunk:
-    out = _Builder()
+    out = _Builder(catalog)
     limit = max_line_bytes()
     frames: dict[str, list[pl.DataFrame]] = {name: [] for name in _OBSERVATION_SCHEMAS}
 
     def flush() -> None:
         # Columnar chunks keep memory flat: Python lists of boxed values cost ~10x the bytes.
+        for name, frame in _take_pending(out).items():
+            frames[name].append(frame)
         for name, schema in _OBSERVATION_SCHEMAS.items():
             rows: adapters.Columns = getattr(out, name)
             if len(rows):
                 frames[name].append(_frame(rows.take(), schema))
 
-    for entry in entries:
-        _normalize_file(entry, raw, catalog, out, limit)
-        if len(out.posts) >= FLUSH_ROWS:
-            flush()
-    flush()
+    with columnar.no_cycles():
+        for entry in entries:
+            _normalize_file(entry, raw, catalog, out, limit)
+            if len(out.posts) >= FLUSH_ROWS or out.pending.records >= FLUSH_ROWS:
+                flush()
+        flush()
     quarantine = pl.DataFrame(out.quarantine, schema=QUARANTINE)
     return _Chunk(frames, quarantine, out.accounting)
 

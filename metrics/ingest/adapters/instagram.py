@@ -16,6 +16,7 @@ from metrics.ingest.adapters.protocol import (
     Handler,
     Reject,
     Sink,
+    metric_row,
     typed_rows,
 )
 from metrics.ingest.adapters.rows import NO_MEDIA, follower_row, post_row, text
@@ -27,6 +28,8 @@ from metrics.ingest.adapters.values import (
     published_value,
 )
 from metrics.model import scopes
+from metrics.model.measures import POST_METRICS
+from metrics.model.platforms import REPORTS
 from metrics.model.reasons import API_ERROR, INVALID_BODY, INVALID_RECORD
 from metrics.model.tables import MEDIA
 
@@ -48,9 +51,17 @@ _RETIRED_VIEWS = "plays"
 Reject3 = Callable[[int, str, str], None]
 _ABSENT = object()  # an insight without values: it says nothing
 _PREFIX = scopes.post_id_prefix("instagram")
-# Where each insight goes in the fast path's list (`plays` last, used only without `views`).
-_SLOT = {name: k for k, name in enumerate(("views", "reach", "likes", "comments", "shares"))}
-_SLOT |= {"saved": 5, "ig_reels_video_view_total_time": 6, "plays": 7}
+# Where each insight goes in the fast path's list: its metric's place in POST_METRICS, and the
+# retired `plays` one past the end (used only without `views`).
+_PLAYS = len(POST_METRICS)
+_SLOT = {
+    name: POST_METRICS.index(metric) if metric in POST_METRICS else _PLAYS
+    for name, metric in _IG_INSIGHTS.items()
+}
+_VIEWS, _LIKES, _COMMENTS = (POST_METRICS.index(m) for m in ("views", "likes", "comments"))
+# The metrics Instagram reports, in POST_METRICS order: what the fast path appends after the id.
+_REPORTED = tuple(m for m in POST_METRICS if m in REPORTS["instagram"])
+_REPORTED_AT = tuple(POST_METRICS.index(m) for m in _REPORTED)
 _ROWS = typed_rows("instagram", MEDIA)
 
 
@@ -121,21 +132,12 @@ def _media(
     if isinstance(insights, Reject):
         reject(i, insights.reason, insights.detail)
         return
-    likes = insights.get("likes")
-    comments = insights.get("comments")
-    values = counts(
-        (
-            insights.get("views"),
-            insights.get("reach"),
-            None,
-            likes if likes is not None else like_count,
-            comments if comments is not None else comments_count,
-            insights.get("shares"),
-            insights.get("saves"),
-            insights.get("watch_time_ms"),
-        ),
-        lifetime=True,
-    )
+    said = {m: v for m, v in insights.items() if m in POST_METRICS}
+    if said.get("likes") is None:
+        said["likes"] = like_count
+    if said.get("comments") is None:
+        said["comments"] = comments_count
+    values = counts(metric_row(**said), lifetime=True)
     if isinstance(values, Reject):
         reject(i, values.reason, values.detail)
         return
@@ -153,38 +155,36 @@ def _nodes_fast(
     """Typed media nodes, each with its fallback id (the batch lookup's key) or None. The common
     node (an id, a zoned `timestamp` or none) becomes its row inline; any other goes through
     `_media`."""
-    lists = out.posts.lists
-    pid, views, reach, likes, comments, shares, saves, watch, published, kind, mtype, product = (
-        lists[k].append for k in _ROWS.vary
+    pid, published, kind, mtype, product, *metric_appends = _ROWS.appenders(
+        out.posts, "platform_post_id", "published_at", *MEDIA, *_REPORTED
     )
+    reported = tuple(zip(metric_appends, _REPORTED_AT, strict=True))
     slot = _SLOT.get
     for i, (key, m) in enumerate(nodes):
         native = m.id if m.id is not None else key
         stamp = m.timestamp
         published_at = None if stamp is None else parse_timestamp(stamp)
         if native and (published_at is None or type(published_at) is int):
-            # views, reach, likes, comments, shares, saves, watch time, plays
-            found: list[object] = [None] * 8
-            said = [False] * 8
+            # POST_METRICS in order, then the retired `plays`
+            found: list[object] = [None] * (_PLAYS + 1)
+            said = [False] * (_PLAYS + 1)
             if m.insights is not None:
                 for item in m.insights.data:
                     at = slot(item.name or "")
                     if at is not None and item.values:
                         found[at] = item.values[0].value
                         said[at] = True
-                if said[7] and not said[0]:
-                    found[0] = found[7]  # the retired `plays` stands for views
-            liked, commented = found[2], found[3]
+                if said[_PLAYS] and not said[_VIEWS]:
+                    found[_VIEWS] = found[_PLAYS]  # the retired `plays` stands for views
+            if found[_LIKES] is None:
+                found[_LIKES] = m.like_count
+            if found[_COMMENTS] is None:
+                found[_COMMENTS] = m.comments_count
             said_type, said_product = m.media_type, m.media_product_type
             said_kind = said_product or said_type
             pid(_PREFIX + native)
-            views(found[0])
-            reach(found[1])
-            likes(m.like_count if liked is None else liked)
-            comments(m.comments_count if commented is None else commented)
-            shares(found[4])
-            saves(found[5])
-            watch(found[6])
+            for add, at in reported:
+                add(found[at])
             published(published_at)
             kind(said_kind if type(said_kind) is str else None)
             mtype(said_type if type(said_type) is str else None)
@@ -286,19 +286,7 @@ def _insights_edge(
             found[metric] = value
     for media, (first, found) in groups.items():
         _with_plays(found)
-        values = counts(
-            (
-                found.get("views"),
-                found.get("reach"),
-                None,
-                found.get("likes"),
-                found.get("comments"),
-                found.get("shares"),
-                found.get("saves"),
-                found.get("watch_time_ms"),
-            ),
-            lifetime=True,
-        )
+        values = counts(metric_row(**found), lifetime=True)
         if isinstance(values, Reject):
             reject(first, values.reason, values.detail)
             continue

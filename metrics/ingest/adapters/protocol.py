@@ -182,6 +182,16 @@ class TypedRows:
     def pad(self, posts: Columns, ctx: Context) -> None:
         posts.pad({**dict(zip(_PROVENANCE_AT, provenance(ctx), strict=True)), **dict(self.fixed)})
 
+    def appenders(self, posts: Columns, *names: str) -> tuple[Callable[[object], None], ...]:
+        """The `append` of each named column of `posts`, bound once per response. Binding by
+        name keeps a fast path right whatever order POST_METRICS has; naming a column the
+        platform does not vary (a metric it never reports) is an error, not a silent shift."""
+        at = {POST_COLUMNS[k]: k for k in self.vary}
+        unknown = [n for n in names if n not in at]
+        if unknown or len(names) != len(at):
+            raise ValueError(f"a fast path must append exactly {sorted(at)}, not {list(names)}")
+        return tuple(posts.lists[at[n]].append for n in names)
+
 
 def typed_rows(
     platform: str, media: tuple[str, ...], fixed: Mapping[str, object] | None = None
@@ -206,6 +216,15 @@ class Sink:
     periods: Columns
     followers: Columns
     sightings: Columns
+
+
+def metric_row(**values: object) -> tuple[object, ...]:
+    """One value per POST_METRICS metric, in its order, from the metrics a record says by name
+    (None for the rest): an adapter names what it maps, the order comes from metrics.model."""
+    unknown = set(values) - set(POST_METRICS)
+    if unknown:
+        raise ValueError(f"not post metrics: {sorted(unknown)}; see metrics.model.measures")
+    return tuple(values.get(m) for m in POST_METRICS)
 
 
 Loose = Callable[[dict[str, Any], Context, Sink], Reject | None]

@@ -10,6 +10,7 @@ from metrics.ingest.adapters.protocol import (
     Handler,
     Reject,
     Sink,
+    metric_row,
     typed_rows,
 )
 from metrics.ingest.adapters.rows import Media, follower_row, list_of_records, post_row, text
@@ -25,7 +26,10 @@ from metrics.model import scopes
 from metrics.model.reasons import API_ERROR, INVALID_BODY, INVALID_RECORD
 
 _PREFIX = scopes.post_id_prefix("tiktok")
-_ROWS = typed_rows("tiktok", ("media_kind", "media_type"))
+_MEDIA = ("media_kind", "media_type")
+_ROWS = typed_rows("tiktok", _MEDIA)
+# The names the fast path binds its appends to, in the order it unpacks them.
+_METRICS = ("views", "reach", "likes", "comments", "shares", "saves", "watch_time_ms")
 
 
 def _tiktok_error(code: object, message: object) -> Reject | None:
@@ -45,10 +49,16 @@ def _video(i: int, ctx: Context, out: Sink, fields: tuple[object, ...], reject: 
     if isinstance(created, Reject):
         reject(i, created.reason, created.detail)
         return
-    values = counts(
-        (views, reach, None, likes, comments, shares, saves, scaled(watched, 1000)),
-        lifetime=True,
+    row = metric_row(
+        views=views,
+        reach=reach,
+        likes=likes,
+        comments=comments,
+        shares=shares,
+        saves=saves,
+        watch_time_ms=scaled(watched, 1000),
     )
+    values = counts(row, lifetime=True)
     if isinstance(values, Reject):
         reject(i, values.reason, values.detail)
         return
@@ -69,9 +79,8 @@ def _videos_fast(body: b.TikTokVideoList, ctx: Context, out: Sink) -> Reject | N
     def reject(i: int, reason: str, detail: str) -> None:
         ctx.reject_at(i, ("data", "videos", i), reason, detail)
 
-    lists = out.posts.lists
     pid, views, reach, likes, comments, shares, saves_, watch, published, kind, mtype = (
-        lists[k].append for k in _ROWS.vary
+        _ROWS.appenders(out.posts, "platform_post_id", *_METRICS, "published_at", *_MEDIA)
     )
     for i, v in enumerate(body.data.videos):
         saves = v.favorites if v.favorites is not b.UNSET else v.favorities

@@ -14,6 +14,7 @@ from metrics.ingest.adapters.protocol import (
     Handler,
     Reject,
     Sink,
+    metric_row,
     typed_rows,
 )
 from metrics.ingest.adapters.rows import follower_row, post_row
@@ -36,6 +37,8 @@ _MEDIA = ("tweet", None, None)  # X says no media type of its own on a post
 _PREFIX = scopes.post_id_prefix("x")
 _NO_METRICS = b.PublicMetrics()
 _ROWS = typed_rows("x", (), dict(zip(MEDIA, _MEDIA, strict=True)))
+# The names the fast path binds its appends to, in the order it unpacks them.
+_METRICS = ("views", "impressions", "likes", "comments", "shares", "saves")
 
 
 def _sum_known(a: object, b: object) -> object:
@@ -84,19 +87,15 @@ def _tweet(
     if not metrics_ok:
         reject(i, INVALID_RECORD, "public_metrics must be an object")
         return
-    values = counts(
-        (
-            impressions,
-            None,
-            impressions,
-            likes,
-            replies,
-            _sum_known(count(retweets), count(quotes)),
-            bookmarks,
-            None,
-        ),
-        lifetime=True,
+    row = metric_row(
+        views=impressions,
+        impressions=impressions,
+        likes=likes,
+        comments=replies,
+        shares=_sum_known(count(retweets), count(quotes)),
+        saves=bookmarks,
     )
+    values = counts(row, lifetime=True)
     if isinstance(values, Reject):
         reject(i, values.reason, values.detail)
         return
@@ -119,9 +118,8 @@ def _tweets_fast(body: b.XTweets, ctx: Context, out: Sink) -> Reject | None:
     def reject(i: int, reason: str, detail: str) -> None:
         ctx.reject_at(i, ("data",) if single else ("data", i), reason, detail)
 
-    lists = out.posts.lists
-    pid, views, impressions, likes, comments, shares_, saves, published = (
-        lists[k].append for k in _ROWS.vary
+    pid, views, impressions, likes, comments, shares_, saves, published = _ROWS.appenders(
+        out.posts, "platform_post_id", *_METRICS, "published_at"
     )
     for i, t in enumerate([data] if isinstance(data, b.Tweet) else data):
         pm = t.public_metrics or _NO_METRICS

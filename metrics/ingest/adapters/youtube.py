@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from metrics.ingest.adapters import bodies as b
-from metrics.ingest.adapters.protocol import Context, Handler, Reject, Sink
+from metrics.ingest.adapters.protocol import Context, Handler, Reject, Sink, metric_row
 from metrics.ingest.adapters.rows import follower_row, list_of_records
 from metrics.ingest.adapters.values import counts, native_id, published, published_value, scaled
 from metrics.model import scopes
@@ -143,10 +143,14 @@ def _report(
             reject(i, INVALID_RECORD, "a row needs a `video` id and a `day`")
             continue
         views, likes, comments, shares, minutes = (None if k is None else row[k] for k in at)
-        values = counts(
-            (views, None, None, likes, comments, shares, None, scaled(minutes, 60_000)),
-            lifetime=False,
+        row = metric_row(
+            views=views,
+            likes=likes,
+            comments=comments,
+            shares=shares,
+            watch_time_ms=scaled(minutes, 60_000),
         )
+        values = counts(row, lifetime=False)
         if isinstance(values, Reject):
             reject(i, values.reason, values.detail)
             continue
