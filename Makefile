@@ -38,6 +38,7 @@ demo: env $(DAGSTER_HOME)/dagster.yaml
 test: env
 	bash .ci/ensure-browser
 	bash .ci/ensure-postgres
+	bash .ci/ensure-strace
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 test-fast: env

@@ -7,9 +7,10 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from assets import column_schema
+from assets import column_schema, table_metadata
 from assets.partitions import FIRST_LANDING_DATE, landing_partitions
 from assets.resources import WarehouseResource
+from assets.runs import heartbeat_timeout, liveness
 from metrics import faults
 from metrics.ingest import guard
 from metrics.ingest import steps as ingest
@@ -23,9 +24,10 @@ from metrics.model.tables import (
     POSTS_TABLE,
     QUARANTINE_TABLE,
 )
-from metrics.warehouse import storage
+from metrics.warehouse import ledger, storage
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+LEFT_WAIT_HEARTBEATS = 1.5
 INPUTS_CHECK = "inputs_present"
 RECONCILE_CHECK = "lines_reconcile"
 
@@ -83,7 +85,13 @@ def catalog(
     if not verdict.ok:
         yield checked
         raise dg.Failure(description="\n".join(verdict.problems))
-    cat = ingest.write_catalog_tables(warehouse.raw, warehouse.warehouse, loaded)
+    # Before anything is written: the run's dates, so that if it dies before it claims them for
+    # normalize, the next run loads them (a CLI run has recorded them already).
+    days = [date.fromisoformat(key) for key in context.partition_keys]
+    ledger.request(warehouse.warehouse, days, context.run.run_id)
+    cat = ingest.write_catalog_tables(
+        warehouse.raw, warehouse.warehouse, loaded, context.run.run_id
+    )
     faults.point("catalog.written")
     for where, why in cat.rejected:
         context.log.warning(f"catalog snapshot {where} skipped: {why}")
@@ -94,9 +102,7 @@ def catalog(
             "accounts": cat.accounts.height,
             "entities": cat.entities.height,
             "rejected_snapshots": len(cat.rejected),
-            "path": dg.MetadataValue.path(
-                storage.table_uri(warehouse.warehouse, CATALOG_ACCOUNTS_TABLE)
-            ),
+            **table_metadata(warehouse.warehouse, CATALOG_ACCOUNTS_TABLE, context.run),
         }
     )
 
@@ -143,14 +149,36 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     empty_dates: list[str] = []
     unbalanced: list[str] = []
     days = [date.fromisoformat(key) for key in context.partition_keys]
+
+    def announce(claim: ledger.Normalizing) -> None:
+        for day, owner in sorted(claim.left.items()):
+            context.log.warning(
+                f"{day}: being normalized by run {owner}, which is still running; waiting for "
+                "it to finish the date (or to be judged dead, then taking it over)"
+            )
+
     with ingest.worker_pool() as pool:
         for stats in ingest.normalize_landing_dates(
-            warehouse.raw, warehouse.warehouse, days, cat, pool, today, FIRST_LANDING_DATE
+            warehouse.raw,
+            warehouse.warehouse,
+            days,
+            cat,
+            pool,
+            today,
+            FIRST_LANDING_DATE,
+            owner=context.run.run_id,
+            alive=liveness(context),
+            announce=announce,
+            # Long enough for a run that died on another host to be judged dead by its
+            # heartbeat, so this run takes its own dates over instead of leaving them owed.
+            wait_for_left=LEFT_WAIT_HEARTBEATS * heartbeat_timeout(),
         ):
             faults.point("normalize.date_written")
             key = stats.landing_date.isoformat()
             if stats.landing_date not in days:
-                context.log.warning(f"{key}: normalized again, an earlier run died writing it")
+                context.log.warning(
+                    f"{key}: normalized again, an earlier run died before finishing it"
+                )
             recount = recount_landing(warehouse.raw, stats.landing_date, today, FIRST_LANDING_DATE)
             acc = stats.accounting
             lines_counted += recount.lines
@@ -175,7 +203,7 @@ def normalized(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     for table in NORMALIZED_NAMES:
         metadata: dict[str, Any] = {
             "dagster/row_count": rows[table],
-            "path": dg.MetadataValue.path(storage.table_uri(warehouse.warehouse, table)),
+            **table_metadata(warehouse.warehouse, table, context.run),
         }
         if table == QUARANTINE_TABLE.name:
             metadata |= {
@@ -247,13 +275,13 @@ def _reasons_all_dates(warehouse: WarehouseResource) -> dg.TableMetadataValue:
     owners=["team:data-platform"],
     pool="warehouse_writer",
 )
-def posts(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def posts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Rebuilt from every landing date's sightings (small: posts × dates)."""
-    df = ingest.rebuild_posts(warehouse.warehouse)
+    df = ingest.rebuild_posts(warehouse.warehouse, context.run.run_id)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": df.height,
             "without_published_at": df["published_at"].null_count(),
-            "path": dg.MetadataValue.path(storage.table_uri(warehouse.warehouse, POSTS_TABLE)),
+            **table_metadata(warehouse.warehouse, POSTS_TABLE, context.run),
         }
     )

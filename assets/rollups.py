@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from assets import column_schema
+from assets import column_schema, table_metadata
 from assets.ingest import catalog
 from assets.partitions import landing_partitions
 from assets.resources import WarehouseResource
@@ -102,19 +102,30 @@ def _description(table: Table) -> str:
     pool="warehouse_writer",
 )
 def hourly_and_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """Recompute posts with new observations, then rewrite the buckets they touched."""
-    landing = [date.fromisoformat(k) for k in context.partition_keys]
-    hourly = refresh.refresh_post_hourly(warehouse.warehouse, landing)
-    if extra := sorted(set(hourly.landing) - set(landing)):
+    """Recompute posts with new observations, then rewrite the buckets they touched.
+
+    What is recomputed is what the ledger owes, not the run's own partitions: this run's
+    normalize step handed its dates on to this step, and a date another run's step already
+    folded (runs overlapping on several hosts) is not folded twice."""
+    own = [date.fromisoformat(k) for k in context.partition_keys]
+    run = context.run.run_id
+    epoch = refresh.claim(warehouse.warehouse, run)  # after the pool slot, before any read
+    hourly = refresh.refresh_post_hourly(warehouse.warehouse, [], epoch, run)
+    if extra := sorted(set(hourly.landing) - set(own)):
         context.log.warning(
-            "post_hourly: also folding in landing dates an earlier run normalized but did not "
-            f"finish: {', '.join(d.isoformat() for d in extra)}"
+            "post_hourly: also folding in landing dates other runs normalized and left owed: "
+            + ", ".join(d.isoformat() for d in extra)
+        )
+    if done := sorted(set(own) - set(hourly.landing)):
+        context.log.info(
+            "post_hourly: already folded by another run's step: "
+            + ", ".join(d.isoformat() for d in done)
         )
     context.log.info(
         f"post_hourly: {hourly.posts_recomputed} posts recomputed "
         f"({hourly.posts_read_in_full} read in full), {len(hourly.days_rewritten)} days rewritten"
     )
-    rolled = refresh.refresh_rollups(warehouse.warehouse, landing)
+    rolled = refresh.refresh_rollups(warehouse.warehouse, [], epoch, run, hourly.inputs)
     context.log.info(
         "rollups: "
         + ("full rebuild (catalog changed), " if rolled.full_rebuild else "")
@@ -127,9 +138,7 @@ def hourly_and_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             "posts_read_in_full": hourly.posts_read_in_full,
             "days_rewritten": dg.MetadataValue.json(hourly.days_rewritten),
             "rows_written": hourly.rows_written,
-            "path": dg.MetadataValue.path(
-                storage.table_uri(warehouse.warehouse, POST_HOURLY_TABLE)
-            ),
+            **table_metadata(warehouse.warehouse, POST_HOURLY_TABLE, context.run),
         },
     )
     for table, partitions in rolled.partitions_written.items():
@@ -138,7 +147,7 @@ def hourly_and_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             "rows_written": rolled.rows_by_table[table],
             "bytes_written": rolled.bytes_by_table[table],
             "full_rebuild": rolled.full_rebuild,
-            "path": dg.MetadataValue.path(storage.table_uri(warehouse.warehouse, table)),
+            **table_metadata(warehouse.warehouse, table, context.run),
         }
         if table == ROLLUPS["day"].name and partitions:
             metadata |= _newest_day_per_project(warehouse, max(partitions))

@@ -11,6 +11,7 @@ from assets.partitions import landing_partitions
 from assets.resources import WarehouseResource
 from metrics import faults
 from metrics.model.tables import TABLES
+from metrics.warehouse import manifest as published
 from metrics.warehouse import storage
 
 # One view per registry table, so the views asset follows every asset that writes one: the
@@ -42,10 +43,10 @@ def warehouse_views(
 ) -> dg.MaterializeResult:
     """Rebuilt aside and swapped in whole, so a reader never meets DuckDB's writer lock; then
     `manifest.json` tells long-lived readers (the API) that a new version is in place."""
-    versions = storage.current_versions(warehouse.warehouse)
+    versions = published.to_publish(warehouse.warehouse)
     path = storage.rebuild_views(warehouse.warehouse, versions)
     faults.point("views.written")
-    manifest = storage.write_manifest(warehouse.warehouse, versions)
+    manifest = published.publish(warehouse.warehouse, versions, run=context.run.run_id)
     tables = [t.name for t in TABLES]
     lag = timedelta(hours=float(os.environ.get("METRICS_FRESHNESS_LAG_HOURS", "36")))
     newest_end = datetime.combine(

@@ -62,7 +62,7 @@ print(json.dumps({"connect_s": round(connect_s, 2), "connect_rss_mb": round(grow
 """
 
 
-def _side(name: str, raw: Path, warehouse: str, env: dict[str, str], queries: int) -> dict:
+def measure_side(name: str, raw: Path, warehouse: str, env: dict[str, str], queries: int) -> dict:
     from metrics.ingest.normalize import landing_dates
 
     last = landing_dates(raw)[-1]
@@ -72,7 +72,6 @@ def _side(name: str, raw: Path, warehouse: str, env: dict[str, str], queries: in
             env,
             METRICS_RAW_DIR=str(raw),
             METRICS_WAREHOUSE_DIR=warehouse,
-            METRICS_STATE_DIR=str(Path(home) / "state"),
             DAGSTER_HOME=home,
         )
         cli = [sys.executable, "-m", "pipelines.cli"]
@@ -126,28 +125,30 @@ def main() -> None:
             env = dict(base_env, PYTHONPATH=tree, BENCH_CWD=tree)
             # the tree's own modules win over this checkout's editable install
             warehouse = str(args.work / "before")
-            results.append(_run_in(tree, side, args.raw, warehouse, env, args.queries))
+            results.append(measure_in(tree, side, args.raw, warehouse, env, args.queries))
         elif side == "local":
             results.append(
-                _side(side, args.raw, str(args.work / "local"), dict(base_env), args.queries)
+                measure_side(side, args.raw, str(args.work / "local"), dict(base_env), args.queries)
             )
         elif side == "s3":
             from tests.helpers.object_store import running_object_store
 
             with running_object_store(args.work / "s3server", bucket="bench-delta") as store:
                 env = dict(base_env, **store.env)
-                results.append(_side(side, args.raw, store.uri("warehouse"), env, args.queries))
+                results.append(
+                    measure_side(side, args.raw, store.uri("warehouse"), env, args.queries)
+                )
     print(json.dumps({"machine": machine(), "results": results}, indent=1))
 
 
-def _run_in(tree: str, side: str, raw: Path, warehouse: str, env: dict, queries: int) -> dict:
+def measure_in(tree: str, side: str, raw: Path, warehouse: str, env: dict, queries: int) -> dict:
     """The before side runs its own pipelines.cli: the subprocesses start in its tree."""
     import bench.nightly as nightly
 
     old = nightly.ROOT
     nightly.ROOT = Path(tree)
     try:
-        return _side(side, raw, warehouse, env, queries)
+        return measure_side(side, raw, warehouse, env, queries)
     finally:
         nightly.ROOT = old
 

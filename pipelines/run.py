@@ -7,11 +7,16 @@ the UI's run history next to scheduled and UI-launched runs.
 
 A run started here never outlives its process in the instance and never waits forever:
 
-* Each run records its process (tags `metrics/pid`, `metrics/host`, `metrics/process_start`).
-  Before a run starts, runs whose recorded process is gone are marked failed and their pool
-  slots freed, so a killed run cannot hold `warehouse_writer` or `duckdb_writer` for ever.
+* Each run records its process (tags `metrics/pid`, `metrics/host`, `metrics/process_start`)
+  and stamps a heartbeat (`metrics/heartbeat`, assets/runs.py) while it runs. Before a run
+  starts, runs whose recorded process is gone (on this host) or whose heartbeat is stale (on
+  any host sharing the instance) are marked failed and their pool slots freed, so a killed run
+  cannot hold `warehouse_writer` or `duckdb_writer` for ever, and the ledger hands its claims
+  to the next run.
 * A run waits at most METRICS_SLOT_WAIT_SECONDS (default 300) for a pool slot that another run
-  holds, then fails with a message naming that run and how to clear it. Dagster's own wait for
+  holds, then fails with a message naming that run and how to clear it. While it waits, the
+  holder is judged as above every heartbeat interval, so a dead holder's slot is freed within
+  about the heartbeat timeout. Dagster's own wait for
   a slot has no deadline and spins a CPU (see docs/operations.md, "Stuck runs and pool slots").
 * SIGTERM and SIGINT end the run as failed, free its slots, and exit 143 / 130.
 """
@@ -41,10 +46,12 @@ import dagster as dg
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 from rich.console import Console
 
+from assets import runs as liveness
 from metrics import config, faults
 from metrics.ingest import guard, layout
 from metrics.ingest.catalog import load_catalog
 from metrics.ingest.normalize import landing_dates
+from metrics.warehouse import ledger
 from pipelines import report
 from pipelines.progress import Progress
 
@@ -61,6 +68,10 @@ INSTANCE_TEMPLATES = {
     "sqlite": INSTANCE_TEMPLATE,
     "postgres": Path(__file__).with_name("dagster.postgres.yaml"),
 }
+
+# A CLI run is created NOT_STARTED and marked STARTED a moment later; one killed in between
+# stays NOT_STARTED for ever unless it is reaped too (it carries its process tags already).
+UNFINISHED = [*IN_PROGRESS_RUN_STATUSES, dg.DagsterRunStatus.NOT_STARTED]
 
 PID_TAG = "metrics/pid"
 HOST_TAG = "metrics/host"
@@ -195,9 +206,15 @@ def process_alive(pid: int, start_token: str = "") -> bool:
 
 
 def process_tags() -> dict[str, str]:
-    """Tags that let a later run tell whether this process is still executing its run."""
+    """Tags that let a later run tell whether this process is still executing its run: its
+    process on this host, and a first heartbeat for every other host."""
     pid = os.getpid()
-    return {PID_TAG: str(pid), HOST_TAG: socket.gethostname(), START_TAG: process_start_token(pid)}
+    return {
+        PID_TAG: str(pid),
+        HOST_TAG: socket.gethostname(),
+        START_TAG: process_start_token(pid),
+        liveness.HEARTBEAT_TAG: f"{time.time():.3f}",
+    }
 
 
 def run_process(run: dg.DagsterRun) -> tuple[int, str] | None:
@@ -225,40 +242,57 @@ def _slot_runs(instance: dg.DagsterInstance) -> dict[str, set[str]]:
     return runs
 
 
+def _gone(run: dg.DagsterRun, now: float) -> str | None:
+    """Why an unfinished run is dead, or None when it may still be running: its process is gone
+    (judged on its own host, exactly), or its heartbeat is stale (judged from any host)."""
+    proc = run_process(run)
+    if proc is not None:
+        if process_alive(*proc):
+            return None
+        return f"Run process {proc[0]} on {socket.gethostname()} is gone (killed or crashed)"
+    if liveness.stale(run, now):
+        beat = float(run.tags[liveness.HEARTBEAT_TAG])
+        host = run.tags.get(HOST_TAG, "another host")
+        return (
+            f"Run on {host} sent no heartbeat for {now - beat:.0f} s (more than "
+            f"{liveness.HEARTBEAT_TIMEOUT_ENV}={liveness.heartbeat_timeout():.0f}): its process "
+            "or host is gone"
+        )
+    return None
+
+
 def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Fail the runs whose process is gone and free the slots that no live run can use.
+    """Fail the runs that are dead and free the slots that no live run can use.
 
     A run killed with SIGKILL (or whose machine lost power) never reports its end: it stays
-    STARTED and keeps its slots, and every later run needing those pools waits. Only runs whose
-    process is known (started by `metrics` on this host) are judged; a finished run still holding
-    slots has them freed, as Dagster's run monitoring does after `free_slots_after_run_end_seconds`.
-    Returns one line per action taken.
+    STARTED and keeps its slots, and every later run needing those pools waits. Runs started by
+    `metrics` are judged by their process on this host and by their heartbeat from any host
+    (`_gone`); a run launched by the daemon or the UI carries neither and is left to its
+    launcher's run monitoring. A finished run still holding slots has them freed, as Dagster's
+    run monitoring does after `free_slots_after_run_end_seconds`. Returns one line per action.
     """
     done: list[str] = []
+    now = time.time()
     slot_runs = _slot_runs(instance)
     candidates: dict[str, dg.DagsterRun | None] = {
         run.run_id: run
-        for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES))
-        if run_process(run) is not None
+        for run in instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED))
+        if run_process(run) is not None or liveness.HEARTBEAT_TAG in run.tags
     }
     for run_id in slot_runs.keys() - candidates.keys():
         candidates[run_id] = instance.get_run_by_id(run_id)
     for run_id, run in candidates.items():
-        proc = run_process(run) if run is not None else None
-        if proc is not None and process_alive(*proc):
-            continue
         if run is not None and not run.is_finished:
-            if proc is None:
-                continue  # launched elsewhere (UI, daemon, another host): cannot judge it here
+            why = _gone(run, now)
+            if why is None:
+                continue
             instance.report_run_failed(
-                run,
-                message=f"Run process {proc[0]} on {socket.gethostname()} is gone (killed or "
-                "crashed); marked failed and its pool slots freed before the next run started.",
+                run, message=f"{why}; marked failed and its pool slots freed by another run."
             )
-            done.append(f"run {run_id}: process {proc[0]} is gone; marked it failed")
+            done.append(f"run {run_id}: {why}; marked it failed")
         if run_id in slot_runs:
             instance.event_log_storage.free_concurrency_slots_for_run(run_id)
-            why = "deleted" if run is None else run.status.value if run.is_finished else "dead"
+            why = "deleted" if run is None else run.status.value
             pools = ", ".join(sorted(slot_runs[run_id]))
             done.append(f"run {run_id} ({why}): freed its slots in {pools}")
     return done
@@ -345,6 +379,26 @@ def job_pools(job: dg.JobDefinition) -> set[str]:
     return {pool for node in job.graph.nodes for pool in node.definition.pools}
 
 
+def ensure_pool_limits(instance: dg.DagsterInstance, pools: Iterable[str]) -> None:
+    """Give every pool its default limit now, before a step of this run claims a slot in it.
+
+    Dagster writes a pool's limit row in the first step that claims the pool. On PostgreSQL two
+    runs doing that at once (the first runs of two hosts on a new instance) fail the loser's
+    run: its INSERT's unique violation aborts the transaction in which its fallback UPDATE then
+    runs (dagster-io/dagster#33552, open in 1.13). Done here, the loser's error only means that
+    the row is there now.
+    """
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return
+    for pool in sorted(set(pools) - storage.get_concurrency_keys()):
+        try:
+            storage.initialize_concurrency_limit_to_default(pool)
+        except Exception:
+            if pool not in storage.get_concurrency_keys():
+                raise
+
+
 def wait_for_pools(instance: dg.DagsterInstance, pools: Iterable[str], timeout: float) -> None:
     """Wait (sleeping, not spinning) until no other run holds the slots of `pools`.
 
@@ -352,6 +406,7 @@ def wait_for_pools(instance: dg.DagsterInstance, pools: Iterable[str], timeout: 
     Dagster's slot wait, which spins a CPU and has no deadline.
     """
     pools = sorted(set(pools))
+    ensure_pool_limits(instance, pools)
     deadline = time.monotonic() + timeout
     announced = False
     while True:
@@ -435,7 +490,8 @@ class _Signals:
 
 
 class _Watchdog(threading.Thread):
-    """Ends the run when a step waits for a slot past the deadline, or a signal goes unheeded."""
+    """Stamps the run's heartbeat, and ends the run when a step waits for a slot past the
+    deadline or a signal goes unheeded."""
 
     def __init__(
         self,
@@ -464,6 +520,28 @@ class _Watchdog(threading.Thread):
                 _raise_in_main_thread()
                 self._done.set()
 
+    def _beat(self, instance: dg.DagsterInstance) -> None:
+        """Stamp this run's heartbeat (assets/runs.py): other hosts judge it alive by it. A
+        stamp that fails (the instance's database briefly unreachable) is tried again at the
+        next beat; a run that cannot stamp for the whole timeout is judged dead, and its next
+        commit is fenced rather than racing the run that took its work over."""
+        try:
+            if instance.get_run_by_id(self._run_id) is not None:
+                stamp = {liveness.HEARTBEAT_TAG: f"{time.time():.3f}"}
+                instance.add_run_tags(self._run_id, stamp)
+        except Exception as exc:
+            print(f"warning: could not stamp the run's heartbeat: {exc}", file=sys.stderr)
+
+    def _reap(self, instance: dg.DagsterInstance) -> None:
+        """While a step waits: free a blocker as soon as it is judged dead (its process gone, or
+        its heartbeat stale), not only once the wait reaches the deadline. A failure (the
+        instance briefly unreachable) is tried again at the next beat, as the stamp is."""
+        try:
+            for line in reap_dead_runs(instance):
+                print(line, file=sys.stderr, flush=True)
+        except Exception as exc:
+            print(f"warning: could not judge the runs holding slots: {exc}", file=sys.stderr)
+
     def _waiting(self, instance: dg.DagsterInstance) -> set[tuple[str, str]]:
         """(pool, step) pairs of this run waiting for a slot."""
         storage = instance.event_log_storage
@@ -481,12 +559,17 @@ class _Watchdog(threading.Thread):
     def run(self) -> None:
         since: dict[tuple[str, str], float] = {}
         signalled_at: float | None = None
+        beat_every = liveness.heartbeat_interval()
+        beaten = reaped = time.monotonic()
         with dg.DagsterInstance.from_ref(self._ref) as instance:
             while not self._done.is_set():
                 fds = [self._signals.fd] if self._signals else []
-                select.select(fds, [], [], POLL_SECONDS)
+                select.select(fds, [], [], min(POLL_SECONDS, beat_every))
                 if self._done.is_set():
                     return
+                if time.monotonic() - beaten >= beat_every:
+                    beaten = time.monotonic()
+                    self._beat(instance)
                 if self._signals and self._signals.drain() and signalled_at is None:
                     signalled_at = time.monotonic()
                 now = time.monotonic()
@@ -497,6 +580,9 @@ class _Watchdog(threading.Thread):
                     self._interrupt()
                     return
                 since = {key: since.get(key, now) for key in waiting}
+                if waiting and now - reaped >= beat_every:
+                    reaped = now
+                    self._reap(instance)
                 overdue = sorted(key for key, t in since.items() if now - t >= self._timeout)
                 if not overdue:
                     continue
@@ -522,14 +608,16 @@ def execute_with_deadline(
     slot_wait: float | None = None,
     signals: _Signals | None = None,
     listener: Callable[[dg.EventLogEntry], None] | None = None,
+    run_id: str | None = None,
 ) -> tuple[dg.ExecuteInProcessResult | None, dg.DagsterRun]:
-    """Run `job` in this process; however it ends, the run is finished and holds no slot.
-    `listener` is called with each event the run records, as it is recorded.
+    """Run `job` in this process (as run `run_id`, default a new one); however it ends, the run
+    is finished and holds no slot. `listener` is called with each event the run records, as it
+    is recorded.
 
     Raises SlotWaitTimeout when a step waited longer than `slot_wait` seconds for a slot.
     The result is None when the run was stopped before Dagster could return one.
     """
-    run_id = str(uuid.uuid4())
+    run_id = run_id or str(uuid.uuid4())
     timeout = slot_wait_seconds() if slot_wait is None else slot_wait
     watchdog = _Watchdog(instance, run_id, timeout, signals)
     result: dg.ExecuteInProcessResult | None = None
@@ -578,6 +666,11 @@ def run_range(first: date, last: date, signals: _Signals | None = None) -> bool:
     with _instance() as instance:
         wait_for_pools(instance, job_pools(job), wait)
         faults.point("pools_checked")
+        # The dates are on record before the run exists: if this process dies from here on,
+        # the next run of any date loads them (metrics/warehouse/ledger.py `request`).
+        run_id = str(uuid.uuid4())
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        ledger.request(config.warehouse_dir(), days, run_id)
         print(f"materializing landing dates {first} .. {last}", flush=True)
         with Progress(console) as progress:
             result, run = execute_with_deadline(
@@ -588,6 +681,7 @@ def run_range(first: date, last: date, signals: _Signals | None = None) -> bool:
                 slot_wait=wait,
                 signals=signals,
                 listener=progress,
+                run_id=run_id,
             )
     if result is not None:
         report.render(result, run, console)

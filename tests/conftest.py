@@ -1,8 +1,9 @@
 """Shared fixtures, and the `e2e` marker on everything under tests/e2e/.
 
-The suite mirrors the package (tests/model, ingest, transform, serve, cli, sample); tests that
-run the whole pipeline through Dagster, kill processes or drive a browser live in tests/e2e/ and
-are marked `e2e`, so `pytest -m "not e2e"` is the quick loop while editing.
+The suite mirrors the package (tests/model, ingest, transform, serve, cli, sample; tests/docs
+checks the Markdown); tests that run the whole pipeline through Dagster, kill processes or drive
+a browser live in tests/e2e/ and are marked `e2e`, so `pytest -m "not e2e"` is the quick loop
+while editing.
 """
 
 from __future__ import annotations
@@ -31,6 +32,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print what a test recorded as its `summary` property (`record_property`), passed or
+    not: how a test ran when that depends on the machine (tests/e2e/test_two_hosts.py says
+    which isolation its hosts got). Properties travel in the reports, so this works under
+    xdist too."""
+    lines = [
+        f"{report.nodeid}: {value}"
+        for kind in ("passed", "failed", "error")
+        for report in terminalreporter.stats.get(kind, [])
+        for name, value in getattr(report, "user_properties", [])
+        if name == "summary" and report.when == "call"
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "how these tests ran")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="module")
 def hand_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Warehouse], Path]:
     """Write a hand-made warehouse (tests/helpers/warehouse.py) into a fresh folder: the rows
@@ -54,9 +73,7 @@ def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectSto
 @pytest.fixture
 def s3_prefix(object_store: ObjectStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     """A fresh `s3://<bucket>/<unique prefix>` on the session's server, with the AWS_* variables
-    that reach it set in this test's environment (and so in subprocesses it starts), and the
-    run state of an s3 warehouse (METRICS_STATE_DIR) in this test's temporary folder."""
+    that reach it set in this test's environment (and so in subprocesses it starts)."""
     for name, value in object_store.env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("METRICS_STATE_DIR", str(tmp_path / "run-state"))
     return object_store.uri(f"t-{uuid.uuid4().hex[:12]}")

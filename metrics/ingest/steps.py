@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -91,11 +91,17 @@ def _write(warehouse: Warehouse, part: NormalizedPartition) -> IngestStats:
     return IngestStats(part.landing_date, part.accounting, rows, written, paths, tuple(staged))
 
 
-def commit_normalized(warehouse: Warehouse, results: list[IngestStats]) -> dict[str, int | None]:
-    """One commit per normalized table holding every date of the run; the versions made."""
+def commit_normalized(
+    warehouse: Warehouse,
+    results: list[IngestStats],
+    epoch: int | None = None,
+    run: str | None = None,
+) -> dict[str, int | None]:
+    """One commit per normalized table holding every date of the run, fenced by the claim's
+    `epoch` (metrics/warehouse/storage.py `Batch`); the versions made."""
     versions: dict[str, int | None] = {}
     for table in NORMALIZED_TABLES:
-        with storage.Batch(warehouse, table) as batch:
+        with storage.Batch(warehouse, table, epoch, run) as batch:
             for result in results:
                 for file in result.staged:
                     if file.table == table:
@@ -154,6 +160,9 @@ def ingest_landing_dates(
     )
 
 
+LEFT_POLL_SECONDS = 2.0
+
+
 def normalize_landing_dates(
     raw: RawRoot,
     warehouse: Warehouse,
@@ -162,38 +171,83 @@ def normalize_landing_dates(
     pool: Executor,
     today: date | None = None,
     first: date | None = None,
+    owner: str | None = None,
+    alive: ledger.Alive | None = None,
+    announce: Callable[[ledger.Normalizing], None] | None = None,
+    wait_for_left: float = 0.0,
 ) -> Iterator[IngestStats]:
-    """`ingest_landing_dates` for `dates` and for every date an earlier run left half-normalized
-    (metrics/warehouse/ledger.py), so that a run of any landing date repairs what a crash tore;
-    only once all are written does the ledger hand them on to the hourly step."""
-    with ledger.normalizing(warehouse, dates) as todo:
-        results = []
-        for result in ingest_landing_dates(raw, warehouse, todo, catalog, pool, today, first):
-            results.append(result)
-            yield result
-        commit_normalized(warehouse, results)
-        ledger.normalized(warehouse, todo)
-    faults.point("normalize.written")
+    """`ingest_landing_dates` for `dates` and for every date a dead run left half-normalized or
+    requested (metrics/warehouse/ledger.py), so that a run of any landing date repairs what a
+    crash tore; only once all are committed does the ledger hand them on to the hourly step.
+    `owner` is the run (the claim's holder), `alive` tells whether another claim's run still
+    runs, and `announce` hears each claim before its dates are parsed (what was adopted, what
+    left).
+
+    A date of `dates` that a live run is normalizing is left to it, and waited for, up to
+    `wait_for_left` seconds: handed on by that run, it is done; if that run is judged dead
+    meanwhile (a run killed on another host is judged so only once its heartbeat is stale),
+    this run claims the date and normalizes it, so that a run started right after another
+    host's crash still loads its own dates."""
+    judge = alive or ledger.claimed_here
+    wanted = list(dates)
+    deadline = time.monotonic() + wait_for_left
+    while wanted:
+        with ledger.normalizing(warehouse, wanted, owner, alive) as claim:
+            if announce is not None:
+                announce(claim)
+            results = []
+            for result in ingest_landing_dates(
+                raw, warehouse, claim.dates, catalog, pool, today, first
+            ):
+                results.append(result)
+                yield result
+            commit_normalized(warehouse, results, claim.epoch, claim.owner)
+            ledger.normalized(warehouse, claim)
+        faults.point("normalize.written")
+        wanted = _taken_over(warehouse, claim.left, judge, deadline)
+
+
+def _taken_over(
+    warehouse: Warehouse, left: dict[date, str], alive: ledger.Alive, deadline: float
+) -> list[date]:
+    """Wait, until `deadline`, for the dates `left` to live runs: those still held by a run now
+    judged dead, to claim again (empty once every one was handed on, or at the deadline)."""
+    pending = dict(left)
+    while pending and time.monotonic() < deadline:
+        time.sleep(min(LEFT_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        held = ledger.read(warehouse).normalize
+        pending = {d: o for d, o in pending.items() if d in held and held[d].owner == o}
+        dead = sorted(d for d, o in pending.items() if not alive(o))
+        if dead:
+            return dead
+    return []
 
 
 def write_catalog_tables(
-    raw: RawRoot, warehouse: Warehouse, catalog: Catalog | None = None
+    raw: RawRoot, warehouse: Warehouse, catalog: Catalog | None = None, owner: str | None = None
 ) -> Catalog:
     """Publish the newest catalog (`catalog`, when the caller has loaded it already) as
-    `catalog_entities` and `catalog_accounts`."""
+    `catalog_entities` and `catalog_accounts`, under a claim of the `catalog` step."""
     catalog = catalog or load_catalog(raw)
-    storage.write_partition(warehouse, CATALOG_ENTITIES_TABLE, catalog.entities)
+    epoch = ledger.claim(warehouse, "catalog", owner or "")
+    storage.write_partition(
+        warehouse, CATALOG_ENTITIES_TABLE, catalog.entities, epoch=epoch, run=owner
+    )
     faults.point("catalog.entities_written")
-    storage.write_partition(warehouse, CATALOG_ACCOUNTS_TABLE, catalog.accounts)
+    storage.write_partition(
+        warehouse, CATALOG_ACCOUNTS_TABLE, catalog.accounts, epoch=epoch, run=owner
+    )
     return catalog
 
 
-def rebuild_posts(warehouse: Warehouse) -> pl.DataFrame:
+def rebuild_posts(warehouse: Warehouse, owner: str | None = None) -> pl.DataFrame:
     """One row per post from every partition's sightings; the newest sighting names the account.
 
     Sightings are one row per post per landing date, so this reads a table the size of
-    posts × landing dates, never the observations.
+    posts × landing dates, never the observations. The claim is taken before the sightings are
+    read, so a later claim always read later sightings.
     """
+    epoch = ledger.claim(warehouse, "posts", owner or "")
     if not storage.partition_values(warehouse, POST_SIGHTINGS_TABLE, "landing_date"):
         posts = POSTS_TABLE.empty()
     else:
@@ -228,6 +282,6 @@ def rebuild_posts(warehouse: Warehouse) -> pl.DataFrame:
             .sort("platform_post_id")
             .collect()
         )
-    storage.write_partition(warehouse, POSTS_TABLE, posts)
+    storage.write_partition(warehouse, POSTS_TABLE, posts, epoch=epoch, run=owner)
     faults.point("posts.written")
     return posts

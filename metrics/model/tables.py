@@ -25,8 +25,12 @@ INT = pl.Int64()
 DATE = pl.Date()
 
 # Which step writes a table: the catalog step, normalize (per landing date, and `posts` from
-# its sightings), or the transform step (hourly increments and rollups).
-Stage = Literal["catalog", "normalize", "transform"]
+# its sightings), the transform step (hourly increments and rollups), or the run-state protocol
+# (the control tables: what is owed, and the published manifests).
+Stage = Literal["catalog", "normalize", "transform", "control"]
+# The folders under the warehouse root: analysts' tables, and the run state's control tables.
+TABLES_FOLDER = "tables"
+CONTROL_FOLDER = "control"
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,17 @@ class Table:
     stage: Stage
     partition: Column | None = None  # the hive key (`<key>=<value>/` folders), if partitioned
     observations: bool = False  # platform snapshots; `as_of` is their latest `collected_at`
+    row_key: tuple[str, ...] = ()  # a control table's key: the columns its merges match on
 
     @property
     def partition_key(self) -> str | None:
         return self.partition.name if self.partition else None
+
+    @property
+    def folder(self) -> str:
+        """Where the table lives under the warehouse root: analysts' tables in `tables/`, the
+        run-state protocol's own in `control/`, so a listing of `tables/` is the data alone."""
+        return CONTROL_FOLDER if self.stage == "control" else TABLES_FOLDER
 
     @property
     def schema(self) -> dict[str, pl.DataType]:
@@ -418,7 +429,60 @@ TABLES: tuple[Table, ...] = (
     ROLLUP_DAY_TABLE,
     ROLLUP_WEEK_TABLE,
 )
-BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+
+# The run state, kept in the warehouse itself so that every run host shares it
+# (metrics/warehouse/ledger.py and storage.py; docs/incremental.md). Small, unpartitioned,
+# rewritten by optimistic Delta commits; not views, not Dagster assets.
+LEDGER_TABLE = Table(
+    "ledger",
+    "what each step still owes",
+    "One row per debt of the write path (a landing date being normalized, normalized but not "
+    "folded into `post_hourly`, or not rolled up; a `post_hourly` day not rolled up), per step "
+    "claim, and the catalog the rollups were built with; no debt rows means settled.",
+    (
+        _c(
+            "kind",
+            STRING,
+            "`normalize`, `hourly`, `rollup_landing`, `rollup_day`, `step`, `catalog` or `epoch`",
+        ),
+        _c("key", STRING, "the landing date or day (`YYYY-MM-DD`), the step's name, or empty"),
+        _c("owner", STRING, "the Dagster run id that made the entry"),
+        _c(
+            "epoch",
+            INT,
+            "the epoch of the claim behind the entry (row `epoch`: the newest): every commit "
+            "the claim fences carries it as a Delta application transaction",
+        ),
+        _c(
+            "value",
+            STRING,
+            "the hash of the catalog the rollups were built with (`catalog`); JSON of table "
+            "-> version, the state the last rollup refresh read and made (`cut`)",
+        ),
+    ),
+    "control",
+    row_key=("kind", "key"),
+)
+
+MANIFESTS_TABLE = Table(
+    "manifests",
+    "the published warehouse versions",
+    "One row per published warehouse version: the table versions one run finished with. The "
+    "newest row is what `manifest.json` holds; older rows are time travel, kept for the "
+    "retention.",
+    (
+        _c("version", INT, "the warehouse version, one above the previous publication"),
+        _c("tables", STRING, "JSON: table name -> the Delta version readers load"),
+        _null("as_of", STRING, "the latest `collected_at` of those versions (`…Z`)"),
+        _c("published_at", UTC_TS, "when it was published"),
+        _c("run_id", STRING, "the run (or maintenance) that published it"),
+    ),
+    "control",
+    row_key=("version",),
+)
+
+CONTROL_TABLES: tuple[Table, ...] = (LEDGER_TABLE, MANIFESTS_TABLE)
+BY_NAME: dict[str, Table] = {t.name: t for t in (*TABLES, *CONTROL_TABLES)}
 
 
 def table(name: str) -> Table:

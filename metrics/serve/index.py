@@ -45,6 +45,7 @@ from metrics.serve import ranking as rankings
 from metrics.serve import tree as trees
 from metrics.serve.grain import Grain, Key
 from metrics.serve.window import DAY, EPOCH_MONDAY, HOUR, WEEK
+from metrics.warehouse import manifest as published
 from metrics.warehouse import storage
 from metrics.warehouse.location import Warehouse
 
@@ -121,7 +122,7 @@ class Index:
 
 def read_manifest(warehouse: Warehouse) -> dict[str, Any]:
     """`manifest.json`, or an empty one when the pipeline has not written any yet."""
-    return storage.read_manifest(warehouse)
+    return published.read(warehouse)
 
 
 def _grain(frame: pl.DataFrame) -> Grain:

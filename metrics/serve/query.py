@@ -35,7 +35,8 @@ from metrics.serve.coverage import coverage
 from metrics.serve.errors import NotFoundError, ValidationError
 from metrics.serve.grain import Key
 from metrics.serve.index import Index, load, read_manifest
-from metrics.warehouse import location, storage
+from metrics.warehouse import location
+from metrics.warehouse import manifest as published
 from metrics.warehouse.location import Location, Warehouse
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,7 @@ class _Stamp:
     def __call__(self) -> object:
         if self.warehouse.is_local:
             try:
-                st = os.stat(self.warehouse.path / storage.MANIFEST_FILE)
+                st = os.stat(self.warehouse.path / published.MANIFEST_FILE)
             except FileNotFoundError:
                 return None
             return (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -215,7 +216,8 @@ def pinned_manifest(
 ) -> dict[str, Any]:
     """The kept manifest of warehouse version `version`, or the last one published at or before
     `as_of_time`; `ValidationError` naming the versions kept when there is none."""
-    numbers = storage.manifest_numbers(warehouse)
+    kept_manifests = published.history(warehouse)
+    numbers = [m["version"] for m in kept_manifests]
     kept = f"kept versions: {numbers[0]}..{numbers[-1]}" if numbers else "no version is kept yet"
     if version is not None:
         if version not in numbers:
@@ -223,13 +225,11 @@ def pinned_manifest(
                 f"Warehouse version {version} is not kept ({kept}); older ones were vacuumed "
                 "after the retention period (METRICS_RETENTION_DAYS)."
             )
-        return storage.read_manifest(warehouse, version)
+        return kept_manifests[numbers.index(version)]
     assert as_of_time is not None
     chosen = None
-    for number in numbers:
-        manifest = storage.read_manifest(warehouse, number)
-        published = datetime.fromisoformat(manifest["published_at"])
-        if published <= as_of_time:
+    for manifest in kept_manifests:
+        if datetime.fromisoformat(manifest["published_at"]) <= as_of_time:
             chosen = manifest
     if chosen is None:
         raise ValidationError(

@@ -10,10 +10,11 @@ around them:
    catalog, the ledger's owed entries);
 2. call the plan;
 3. compute the hours and buckets it names;
-4. write them under the ledger's protocol: each `post_hourly` day is recorded as owed to the
-   rollups before it is rewritten, the landing dates are handed on once every day is written,
-   and the rollups' debts are settled only after their partitions are written
+4. write them under the ledger's protocol: the `post_hourly` days that change are recorded as
+   owed to the rollups before their commit, the landing dates are handed on once that commit
+   is made, and the rollups' debts are settled only after their commits
    (metrics/warehouse/ledger.py), so a run that dies anywhere is finished by the next one.
+   Every commit carries the step's claim (`epoch`), which fences it against a newer claim.
 
 So a nightly run reads the new landing dates plus a fixed lookback, and writes the days it
 touches: its cost follows the new data, not the length of the history.
@@ -58,8 +59,45 @@ POSTS_PER_SLICE = 2_000
 HOURLY = tables.POST_HOURLY_TABLE
 
 
+# What the step reads that other steps write: read at one moment's versions (`Inputs`).
+INPUT_TABLES: tuple[tables.Table, ...] = (
+    tables.CATALOG_ENTITIES_TABLE,
+    tables.CATALOG_ACCOUNTS_TABLE,
+    tables.POSTS_TABLE,
+    tables.POST_OBSERVATIONS_TABLE,
+    tables.PERIOD_OBSERVATIONS_TABLE,
+    tables.FOLLOWER_OBSERVATIONS_TABLE,
+)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The step's inputs at the versions of one moment, taken after the ledger told it what to
+    fold (so every folded date's commits are in them). Reading every input at those versions,
+    for the hours and the rollups alike, makes the rollups a function of one state, which the
+    step then records (`ledger.cut`) for the views step to publish whole: catalog, posts and
+    rollups from the same moment, even while other runs commit."""
+
+    warehouse: Warehouse
+    versions: storage.Versions
+
+    @classmethod
+    def now(cls, warehouse: Warehouse) -> Inputs:
+        return cls(warehouse, storage.current_versions(warehouse, INPUT_TABLES))
+
+    def scan(self, table: tables.Table, values: Iterable[str] | None = None) -> pl.LazyFrame:
+        return storage.scan(self.warehouse, table, values, versions=self.versions)
+
+    def read(self, table: tables.Table) -> pl.DataFrame:
+        return storage.read(self.warehouse, table, versions=self.versions)
+
+    def landing_dates(self, table: tables.Table) -> list[str]:
+        return storage.partition_values(self.warehouse, table, "landing_date", self.versions)
+
+
 @dataclass
 class HourlyResult:
+    inputs: Inputs
     landing: list[date] = field(default_factory=list)
     posts_recomputed: int = 0
     posts_read_in_full: int = 0
@@ -78,27 +116,22 @@ class RollupResult:
 
 
 def _scan_partitions(
-    warehouse: Warehouse, table: tables.Table, keep: Callable[[date], bool]
+    inputs: Inputs, table: tables.Table, keep: Callable[[date], bool]
 ) -> pl.LazyFrame:
     """The landing partitions of `table` that `keep` accepts, without the hive key."""
-    values = storage.partition_values(warehouse, table, "landing_date")
-    wanted = [v for v in values if keep(date.fromisoformat(v))]
-    return storage.scan(warehouse, table, wanted).select(list(table.schema))
+    wanted = [v for v in inputs.landing_dates(table) if keep(date.fromisoformat(v))]
+    return inputs.scan(table, wanted).select(list(table.schema))
 
 
-def _scan_landing(warehouse: Warehouse, table: tables.Table, landing: list[date]) -> pl.LazyFrame:
+def _scan_landing(inputs: Inputs, table: tables.Table, landing: list[date]) -> pl.LazyFrame:
     """The observations of these landing dates."""
     wanted = set(landing)
-    return _scan_partitions(warehouse, table, lambda k: k in wanted)
+    return _scan_partitions(inputs, table, lambda k: k in wanted)
 
 
-def _scan_from(warehouse: Warehouse, table: tables.Table, first: date | None) -> pl.LazyFrame:
+def _scan_from(inputs: Inputs, table: tables.Table, first: date | None) -> pl.LazyFrame:
     """The observations of the landing dates from `first` on (all of them when None)."""
-    return _scan_partitions(warehouse, table, lambda k: first is None or k >= first)
-
-
-def _posts(warehouse: Warehouse) -> pl.DataFrame:
-    return storage.read(warehouse, tables.POSTS_TABLE)
+    return _scan_partitions(inputs, table, lambda k: first is None or k >= first)
 
 
 def _lifetime_hours(observations: pl.DataFrame, posts: pl.DataFrame) -> pl.DataFrame:
@@ -121,43 +154,63 @@ def _lifetime_hours(observations: pl.DataFrame, posts: pl.DataFrame) -> pl.DataF
     return pl.concat(parts)
 
 
-def refresh_post_hourly(warehouse: Warehouse, landing: list[date]) -> HourlyResult:
-    """Recompute the hours that the observations of `landing` dates can change, together with
-    every landing date an earlier run normalized but did not fold in (the ledger's `hourly`).
+STEP = "hourly_and_rollups"
 
-    Days are recorded in the ledger as owed to the rollups before each is written, and the
-    landing dates handed on to the rollups only once every day is written, so a run that dies
+
+def claim(warehouse: Warehouse, run: str | None = None) -> int:
+    """Claim the hourly and rollup step for `run`; the epoch its commits carry."""
+    return ledger.claim(warehouse, STEP, run or "")
+
+
+def refresh_post_hourly(
+    warehouse: Warehouse, landing: list[date], epoch: int | None = None, run: str | None = None
+) -> HourlyResult:
+    """Recompute the hours that the observations of `landing` dates can change, together with
+    every landing date an earlier run normalized but did not fold in (the ledger's `hourly`),
+    under the step's claim `epoch` (taken here when not given).
+
+    The days that change are recorded in the ledger as owed to the rollups before they are
+    committed, and the landing dates handed on to the rollups only after, so a run that dies
     anywhere in here leaves the next run enough to finish the job.
     """
-    landing = plan.dates([*landing, *ledger.read(warehouse).hourly])
-    result = HourlyResult(landing=landing)
-    _fold_hourly(warehouse, landing, result)
+    epoch = claim(warehouse, run) if epoch is None else epoch
+    folding = ledger.read(warehouse).hourly
+    landing = plan.dates([*landing, *folding])
+    result = HourlyResult(Inputs.now(warehouse), landing)  # after the ledger: see Inputs
+    _fold_hourly(warehouse, result.inputs, landing, result, epoch, run)
     faults.point("hourly.written")
 
-    def hand_on(state: ledger.Ledger) -> None:
-        state.hourly -= set(landing)
-        state.rollup_landing |= set(landing)
+    def hand_on(state: ledger.Ledger, _epoch: int) -> None:
+        state.hourly = ledger.without(state.hourly, folding)
+        state.rollup_landing.update(dict.fromkeys(landing, epoch))
 
     ledger.update(warehouse, hand_on)
     return result
 
 
-def _fold_hourly(warehouse: Warehouse, landing: list[date], result: HourlyResult) -> None:
+def _fold_hourly(
+    warehouse: Warehouse,
+    inputs: Inputs,
+    landing: list[date],
+    result: HourlyResult,
+    epoch: int,
+    run: str | None,
+) -> None:
     """Read the inputs of the hourly plan, make it, compute its hours and merge them in."""
-    posts = _posts(warehouse)
+    posts = inputs.read(tables.POSTS_TABLE)
     new_snapshots = (
-        _scan_landing(warehouse, tables.POST_OBSERVATIONS_TABLE, landing)
+        _scan_landing(inputs, tables.POST_OBSERVATIONS_TABLE, landing)
         .select("platform_post_id", "collected_at")
         .collect()
     )
     new_days = (
-        _scan_landing(warehouse, tables.PERIOD_OBSERVATIONS_TABLE, landing)
+        _scan_landing(inputs, tables.PERIOD_OBSERVATIONS_TABLE, landing)
         .select("platform_post_id", "period_start", "period_end")
         .collect()
     )
     if new_snapshots.is_empty() and new_days.is_empty():
         return
-    lookback = _lookback(warehouse, new_snapshots)
+    lookback = _lookback(inputs, new_snapshots)
     work = plan.plan_hourly(landing, new_snapshots, lookback, new_days, posts)
     result.posts_read_in_full = work.from_scratch.height
     result.posts_recomputed = work.posts_recomputed
@@ -171,11 +224,11 @@ def _fold_hourly(warehouse: Warehouse, landing: list[date], result: HourlyResult
         fresh.append(_anchored_hours(anchored, work.from_anchor, posts))
     del anchored
     if work.from_scratch.height:
-        fresh.append(_history_hours(warehouse, work.from_scratch, posts))
+        fresh.append(_history_hours(inputs, work.from_scratch, posts))
     if work.youtube_spans.height:
         spans = work.youtube_spans
         rows = (
-            _scan_from(warehouse, tables.PERIOD_OBSERVATIONS_TABLE, work.youtube_from)
+            _scan_from(inputs, tables.PERIOD_OBSERVATIONS_TABLE, work.youtube_from)
             .filter(pl.col("platform_post_id").is_in(spans["platform_post_id"].implode()))
             .collect()
             .join(spans, on="platform_post_id")
@@ -195,16 +248,14 @@ def _fold_hourly(warehouse: Warehouse, landing: list[date], result: HourlyResult
     )
     del new_rows
     by_day = {key[0]: split.pop(key) for key in list(split)}  # the one holder of each day
-    _rewrite_hourly(warehouse, work.regions, by_day, result)
+    _rewrite_hourly(warehouse, work.regions, by_day, result, epoch, run)
 
 
-def _history_hours(
-    warehouse: Warehouse, from_scratch: pl.DataFrame, posts: pl.DataFrame
-) -> pl.DataFrame:
+def _history_hours(inputs: Inputs, from_scratch: pl.DataFrame, posts: pl.DataFrame) -> pl.DataFrame:
     """`post_hourly` of the posts read in full, from every lifetime observation they have; a
     function of its own so that the history is freed as soon as its hours are made."""
     history = (
-        _scan_from(warehouse, tables.POST_OBSERVATIONS_TABLE, None)
+        _scan_from(inputs, tables.POST_OBSERVATIONS_TABLE, None)
         .filter(pl.col("platform_post_id").is_in(from_scratch["platform_post_id"].implode()))
         .collect()
     )
@@ -234,13 +285,13 @@ def _anchored_hours(
     )
 
 
-def _lookback(warehouse: Warehouse, new_snapshots: pl.DataFrame) -> pl.DataFrame:
+def _lookback(inputs: Inputs, new_snapshots: pl.DataFrame) -> pl.DataFrame:
     """The lifetime observations of the posts with new snapshots, from the lookback start on."""
     start = plan.lookback_start(new_snapshots)
     if start is None:
         return pl.DataFrame(schema=POST_OBSERVATIONS)
     return (
-        _scan_from(warehouse, tables.POST_OBSERVATIONS_TABLE, start.date())
+        _scan_from(inputs, tables.POST_OBSERVATIONS_TABLE, start.date())
         .filter(
             pl.col("platform_post_id").is_in(new_snapshots["platform_post_id"].unique().implode())
         )
@@ -258,46 +309,54 @@ def _rewrite_hourly(
     regions: pl.DataFrame,
     by_day: dict[date, pl.DataFrame],
     result: HourlyResult,
+    epoch: int,
+    run: str | None,
 ) -> None:
-    """Merge the new hours (`by_day`, taken from as each day is written, so it shrinks as the
-    days are done) into every day the regions reach."""
+    """Merge the new hours (`by_day`, taken from as each day is staged, so it shrinks as the
+    days are done) into every day the regions reach; record the days that change as owed to
+    the rollups, then commit them all at once."""
     existing = {date.fromisoformat(v) for v in storage.partition_values(warehouse, HOURLY, "day")}
     first = regions["start"].min()
     assert isinstance(first, datetime)  # a Datetime column with at least one row
     first_day = first.date()
     candidates = {d for d in existing if d >= first_day} | set(by_day)
-    with storage.Batch(warehouse, HOURLY) as batch:  # every day rewritten, one commit
-        for day in sorted(candidates):
-            old = storage.read(warehouse, HOURLY, [day.isoformat()], columns=POST_HOURLY)
-            keep = (
-                old.join(regions, on="platform_post_id", how="left")
-                .filter(~(pl.col("start").is_not_null() & _in_region()))
-                .select(list(POST_HOURLY))
-            )
-            add = by_day.pop(day, None)
-            if add is None:
-                add = pl.DataFrame(schema=POST_HOURLY)
-            merged = pl.concat([keep, add]).sort("platform_post_id", "hour")
-            if merged.equals(old):
-                continue
-            _owe_rollups(warehouse, day)
-            if merged.is_empty():
-                batch.drop(day.isoformat())
-            else:
-                batch.put(day.isoformat(), merged)
-                result.days_rewritten.append(day.isoformat())
-                result.rows_written += merged.height
-            faults.point("hourly.day_written")
+    batch = storage.Batch(warehouse, HOURLY, epoch, run)  # every day rewritten, one commit
+    changed: list[date] = []
+    for day in sorted(candidates):
+        old = storage.read(warehouse, HOURLY, [day.isoformat()], columns=POST_HOURLY)
+        keep = (
+            old.join(regions, on="platform_post_id", how="left")
+            .filter(~(pl.col("start").is_not_null() & _in_region()))
+            .select(list(POST_HOURLY))
+        )
+        add = by_day.pop(day, None)
+        if add is None:
+            add = pl.DataFrame(schema=POST_HOURLY)
+        merged = pl.concat([keep, add]).sort("platform_post_id", "hour")
+        if merged.equals(old):
+            continue
+        changed.append(day)
+        if merged.is_empty():
+            batch.drop(day.isoformat())
+        else:
+            batch.put(day.isoformat(), merged)
+            result.days_rewritten.append(day.isoformat())
+            result.rows_written += merged.height
+        faults.point("hourly.day_written")
+    if changed:
+        _owe_rollups(warehouse, changed, epoch)
+        batch.commit()
 
 
-def _owe_rollups(warehouse: Warehouse, day: date) -> None:
-    """Record `day` as owed to the rollups: done before the day is rewritten (metrics/warehouse/
-    ledger.py), so a crash between the two writes leaves the debt on record."""
+def _owe_rollups(warehouse: Warehouse, days: list[date], epoch: int) -> None:
+    """Record `days` as owed to the rollups: done before their `post_hourly` commit
+    (metrics/warehouse/ledger.py), so a crash between the two leaves the debt on record."""
 
-    def owe(state: ledger.Ledger) -> None:
-        state.rollup_days.add(day)
+    def owe(state: ledger.Ledger, _epoch: int) -> None:
+        state.rollup_days.update(dict.fromkeys(days, epoch))
 
     ledger.update(warehouse, owe)
+    faults.point("hourly.owed")
 
 
 def _hourly_days(warehouse: Warehouse, days: Iterable[date]) -> pl.DataFrame:
@@ -305,16 +364,28 @@ def _hourly_days(warehouse: Warehouse, days: Iterable[date]) -> pl.DataFrame:
     return storage.read(warehouse, HOURLY, values, columns=POST_HOURLY)
 
 
-def refresh_rollups(warehouse: Warehouse, landing: list[date]) -> RollupResult:
-    """Rewrite the rollup partitions whose buckets can have changed since they were built.
+def refresh_rollups(
+    warehouse: Warehouse,
+    landing: list[date],
+    epoch: int | None = None,
+    run: str | None = None,
+    inputs: Inputs | None = None,
+) -> RollupResult:
+    """Rewrite the rollup partitions whose buckets can have changed since they were built,
+    under the step's claim `epoch` (taken here when not given), from `inputs` (the ones the
+    hourly part read; read now when not given). Once settled, the state the rollups were built
+    from and the versions they made are recorded as the ledger's `cut`, what the views step
+    publishes.
 
     What changed comes from the ledger, not from this run's memory: the `post_hourly` days and
     landing dates that any run (this one, or one that died) wrote and did not roll up yet.
     """
+    epoch = claim(warehouse, run) if epoch is None else epoch
     owed = ledger.read(warehouse)
-    posts = _posts(warehouse)
-    accounts = storage.read(warehouse, tables.CATALOG_ACCOUNTS_TABLE)
-    followers = _followers_with_landing(warehouse)
+    inputs = Inputs.now(warehouse) if inputs is None else inputs
+    posts = inputs.read(tables.POSTS_TABLE)
+    accounts = inputs.read(tables.CATALOG_ACCOUNTS_TABLE)
+    followers = inputs.read(tables.FOLLOWER_OBSERVATIONS_TABLE)
     hourly_days = [
         date.fromisoformat(v) for v in storage.partition_values(warehouse, HOURLY, "day")
     ]
@@ -329,7 +400,7 @@ def refresh_rollups(warehouse: Warehouse, landing: list[date]) -> RollupResult:
     }
     followers = followers.select(list(FOLLOWER_OBSERVATIONS))
     with contextlib.ExitStack() as stack:  # one commit per rollup table, after every week
-        batches = {n: stack.enter_context(storage.Batch(warehouse, n)) for n in names}
+        batches = {n: stack.enter_context(storage.Batch(warehouse, n, epoch, run)) for n in names}
         # A week at a time, and within it the hour and day grains a day at a time, so memory
         # follows one day of post_hourly (a week for the week grain), not the whole history
         # (metrics/transform/rollups.py: a bucket range rebuilds from its own post_hourly plus
@@ -357,10 +428,13 @@ def refresh_rollups(warehouse: Warehouse, landing: list[date]) -> RollupResult:
                     batches[entry.name].drop(gone)
     faults.point("rollups.written")
 
-    def settle(state: ledger.Ledger) -> None:
-        state.rollup_days -= owed.rollup_days
-        state.rollup_landing -= set(work.landing)
+    made = storage.current_versions(warehouse, (HOURLY, *tables.ROLLUPS.values()))
+
+    def settle(state: ledger.Ledger, _epoch: int) -> None:
+        state.rollup_days = ledger.without(state.rollup_days, owed.rollup_days)
+        state.rollup_landing = ledger.without(state.rollup_landing, owed.rollup_landing)
         state.catalog_hash = work.catalog_hash
+        state.cut = {**inputs.versions, **made}
 
     ledger.update(warehouse, settle)
     return RollupResult(work.full_rebuild, work.landing, work.days, written, rows, sizes)
@@ -448,8 +522,3 @@ def _followers_for(followers: pl.DataFrame, start: datetime, end: datetime) -> p
             after.filter(at == at.min().over("social_account_id")),
         ]
     )
-
-
-def _followers_with_landing(warehouse: Warehouse) -> pl.DataFrame:
-    """Every follower snapshot with its landing date (the hive key), to tell new ones apart."""
-    return storage.read(warehouse, tables.FOLLOWER_OBSERVATIONS_TABLE)

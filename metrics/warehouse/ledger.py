@@ -8,172 +8,291 @@ rewritten by a run that died before its rollups looks, to the next run, exactly 
 is up to date.
 
 So every step records what it owes *before* it writes and clears it *after* its writes are
-committed, in `state/ledger.json` under the warehouse's state folder (`<warehouse>/state/` for a
-local warehouse; a local folder for an object-store one, metrics/warehouse/location.py):
+committed, in the `ledger` control table inside the warehouse (metrics/warehouse/control.py),
+which every run on every host shares:
 
-* `normalize`: landing dates being normalized, each with the lock of the process doing it. An
-  entry whose owner is dead (its lock is free) was abandoned mid-write; the next run of any
-  landing date normalizes it again.
+* `requested`: landing dates a run was asked to load, recorded before the run exists in the
+  Dagster instance (the CLI) or at its first step (runs of the UI, a schedule or a sensor). A run
+  that dies before it claims them for normalize leaves them here, and the next run of any
+  landing date adopts them as it adopts a dead run's claims, so a nightly killed at its very
+  start still gets loaded by the next one.
+* `normalize`: landing dates being normalized, each with its claim (the run that holds it and
+  the claim's epoch). A claim whose run is dead (`alive` says so: the Dagster instance's run
+  status, metrics/warehouse is told by its caller) was abandoned mid-write; the next run of any
+  landing date claims it anew and normalizes it again.
 * `hourly`: landing dates normalized but not yet folded into `post_hourly`.
-* `rollup_landing`, `rollup_days`: landing dates and `post_hourly` days whose changes are not
-  yet in the rollups (days are recorded before they are written, so a crash between the two
-  writes is covered).
-* `catalog_hash`: the catalog the rollups were built with; absent, the rollups are rebuilt whole.
+* `rollup_landing`, `rollup_day`: landing dates and `post_hourly` days whose changes are not yet
+  in the rollups (days are recorded before they are committed, so a crash between the two
+  commits is covered).
+* `step`: the newest claim of each shared step (`catalog`, `posts`, `hourly_and_rollups`).
+* `catalog`: the catalog the rollups were built with; absent, the rollups are rebuilt whole.
+* `cut`: the table versions of the last rollup refresh, its inputs and what it made: one
+  state, which the views step publishes (metrics/warehouse/manifest.py `to_publish`).
+
+Every entry carries the epoch of the claim that wrote it: a number every committed change takes
+one above the last (and at least the time in milliseconds, so it keeps increasing even if the
+ledger is deleted and starts again), so epochs are unique and increasing across hosts. A step
+removes an entry only if it still carries the epoch the step read, so an entry re-added
+meanwhile (a landing date normalized again while the hourly step folded its older partitions)
+stays owed. The same epochs fence the data tables: each commit of a claim carries it as a Delta
+application transaction per partition (metrics/warehouse/storage.py `Batch`), so a writer whose
+claim was taken over cannot overwrite the newer writer's rows.
 
 Over-claiming is harmless (a step redoes work whose result is already in place), under-claiming
 is the bug this prevents, so every entry is added before the writes it describes and removed only
-after them. The file is replaced atomically under an exclusive `flock`, so concurrent runs never
-lose each other's entries; locks die with their process, so nothing here can be left held.
+after them.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
-from metrics.warehouse import location
+import polars as pl
+
+from metrics.model.tables import LEDGER_TABLE
+from metrics.warehouse import control
 from metrics.warehouse.location import Warehouse
 
-LEDGER_FILE = "state/ledger.json"
-LOCK_FILE = "state/ledger.lock"
-OWNERS_DIR = "state/owners"
+# Is the run that made a claim still running? Told by the caller (assets ask the Dagster
+# instance); without one, only claims made by this process count as alive.
+Alive = Callable[[str], bool]
+
+_LIVE: set[str] = set()  # owners whose claims this process holds right now
+
+
+@dataclass(frozen=True)
+class Claim:
+    owner: str
+    epoch: int
 
 
 @dataclass
 class Ledger:
-    normalize: dict[date, str] = field(default_factory=dict)
-    hourly: set[date] = field(default_factory=set)
-    rollup_landing: set[date] = field(default_factory=set)
-    rollup_days: set[date] = field(default_factory=set)
+    """One version of the ledger; the dict values are the epochs of the claims behind them."""
+
+    requested: dict[date, Claim] = field(default_factory=dict)
+    normalize: dict[date, Claim] = field(default_factory=dict)
+    hourly: dict[date, int] = field(default_factory=dict)
+    rollup_landing: dict[date, int] = field(default_factory=dict)
+    rollup_days: dict[date, int] = field(default_factory=dict)
+    steps: dict[str, Claim] = field(default_factory=dict)
     catalog_hash: str | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "normalize": {d.isoformat(): o for d, o in sorted(self.normalize.items())},
-                "hourly": _isoformat(self.hourly),
-                "rollup_landing": _isoformat(self.rollup_landing),
-                "rollup_days": _isoformat(self.rollup_days),
-                "catalog_hash": self.catalog_hash,
-            },
-            indent=1,
-            sort_keys=True,
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Ledger:
-        raw = json.loads(text)
-        return cls(
-            normalize={date.fromisoformat(d): o for d, o in raw.get("normalize", {}).items()},
-            hourly=_dates(raw.get("hourly", [])),
-            rollup_landing=_dates(raw.get("rollup_landing", [])),
-            rollup_days=_dates(raw.get("rollup_days", [])),
-            catalog_hash=raw.get("catalog_hash"),
-        )
+    cut: dict[str, int] = field(default_factory=dict)
+    last_epoch: int = 0  # the epoch of the newest change
+    version: int = -1
 
     @property
     def settled(self) -> bool:
         """Nothing owed: every step has caught up with its inputs."""
-        return not (self.normalize or self.hourly or self.rollup_landing or self.rollup_days)
+        return not (
+            self.requested
+            or self.normalize
+            or self.hourly
+            or self.rollup_landing
+            or self.rollup_days
+        )
 
+    def describe(self) -> str:
+        """What is owed, for a message or a failed assertion."""
+        owed = {
+            "requested": {d.isoformat(): c.owner for d, c in sorted(self.requested.items())},
+            "normalize": {d.isoformat(): c.owner for d, c in sorted(self.normalize.items())},
+            "hourly": sorted(d.isoformat() for d in self.hourly),
+            "rollup_landing": sorted(d.isoformat() for d in self.rollup_landing),
+            "rollup_days": sorted(d.isoformat() for d in self.rollup_days),
+        }
+        return f"ledger version {self.version}: {owed}"
 
-def _isoformat(days: Iterable[date]) -> list[str]:
-    return [d.isoformat() for d in sorted(days)]
+    @classmethod
+    def from_rows(cls, rows: pl.DataFrame, version: int) -> Ledger:
+        ledger = cls(version=version)
+        for kind, key, owner, epoch, value in rows.select(list(LEDGER_TABLE.schema)).iter_rows():
+            if kind == "requested":
+                ledger.requested[date.fromisoformat(key)] = Claim(owner, epoch)
+            elif kind == "normalize":
+                ledger.normalize[date.fromisoformat(key)] = Claim(owner, epoch)
+            elif kind == "hourly":
+                ledger.hourly[date.fromisoformat(key)] = epoch
+            elif kind == "rollup_landing":
+                ledger.rollup_landing[date.fromisoformat(key)] = epoch
+            elif kind == "rollup_day":
+                ledger.rollup_days[date.fromisoformat(key)] = epoch
+            elif kind == "step":
+                ledger.steps[key] = Claim(owner, epoch)
+            elif kind == "catalog":
+                ledger.catalog_hash = value
+            elif kind == "epoch":
+                ledger.last_epoch = epoch
+            elif kind == "cut":
+                ledger.cut = json.loads(value)
+        return ledger
 
-
-def _dates(values: Iterable[str]) -> set[date]:
-    return {date.fromisoformat(v) for v in values}
+    def to_rows(self) -> pl.DataFrame:
+        rows: list[tuple[str, str, str, int, str]] = []
+        rows += [
+            ("requested", d.isoformat(), c.owner, c.epoch, "") for d, c in self.requested.items()
+        ]
+        rows += [
+            ("normalize", d.isoformat(), c.owner, c.epoch, "") for d, c in self.normalize.items()
+        ]
+        rows += [("hourly", d.isoformat(), "", e, "") for d, e in self.hourly.items()]
+        rows += [
+            ("rollup_landing", d.isoformat(), "", e, "") for d, e in self.rollup_landing.items()
+        ]
+        rows += [("rollup_day", d.isoformat(), "", e, "") for d, e in self.rollup_days.items()]
+        rows += [("step", s, c.owner, c.epoch, "") for s, c in self.steps.items()]
+        if self.catalog_hash is not None:
+            rows.append(("catalog", "", "", 0, self.catalog_hash))
+        if self.cut:
+            rows.append(("cut", "", "", 0, json.dumps(self.cut, sort_keys=True)))
+        rows.append(("epoch", "", "", self.last_epoch, ""))
+        return pl.DataFrame(rows, schema=LEDGER_TABLE.schema, orient="row").sort("kind", "key")
 
 
 def read(warehouse: Warehouse) -> Ledger:
-    path = location.of(warehouse).state_dir / LEDGER_FILE
-    return Ledger.from_json(path.read_text()) if path.exists() else Ledger()
+    snapshot = control.read(warehouse, LEDGER_TABLE)
+    return Ledger.from_rows(snapshot.rows, snapshot.version)
+
+
+def update(warehouse: Warehouse, change: Callable[[Ledger, int], None]) -> Ledger:
+    """Change the ledger atomically: `change(ledger, epoch)` edits a fresh copy read from the
+    newest version, where `epoch` is this change's epoch (one above the last committed one, at
+    least the time in milliseconds). It may run more than once (on conflict, on a newer
+    version), so it must depend only on its arguments. Returns the ledger as committed
+    (unchanged, and no commit, when `change` changed nothing)."""
+
+    def apply(base: control.Snapshot) -> pl.DataFrame | None:
+        ledger = Ledger.from_rows(base.rows, base.version)
+        before = ledger.to_rows()
+        epoch = max(ledger.last_epoch + 1, time.time_ns() // 1_000_000)
+        change(ledger, epoch)
+        if ledger.to_rows().equals(before):
+            return None
+        ledger.last_epoch = epoch
+        return ledger.to_rows()
+
+    done = control.update(warehouse, LEDGER_TABLE, apply)
+    return Ledger.from_rows(done.rows, done.version)
+
+
+def claim(warehouse: Warehouse, step: str, owner: str) -> int:
+    """Record that `owner` runs `step` now; return the claim's epoch, which fences the step's
+    commits: a later claim of the same step supersedes it."""
+
+    def take(ledger: Ledger, epoch: int) -> None:
+        ledger.steps[step] = Claim(owner, epoch)
+
+    return update(warehouse, take).steps[step].epoch
+
+
+def request(warehouse: Warehouse, dates: Iterable[date], owner: str) -> None:
+    """Record that run `owner` is to load `dates` (before it writes anything of them): if it
+    dies before claiming them for normalize, the next run adopts them. Asking again for dates
+    already requested by the same run changes nothing."""
+    wanted = set(dates)
+
+    def ask(ledger: Ledger, epoch: int) -> None:
+        for day in wanted:
+            held = ledger.requested.get(day)
+            if held is None or held.owner != owner:
+                ledger.requested[day] = Claim(owner, epoch)
+
+    update(warehouse, ask)
+
+
+def claimed_here(owner: str) -> bool:
+    """The default `alive`: whether this process holds `owner`'s claims right now (callers
+    without a Dagster instance: tests, benchmarks)."""
+    return owner in _LIVE
+
+
+def _process_owner() -> str:
+    return f"process-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass(frozen=True)
+class Normalizing:
+    """What a run normalizes under one claim: `dates` (its own and those adopted from dead
+    claims), `left` (its own dates a live run is normalizing now), and the claim's `epoch`."""
+
+    dates: list[date]
+    left: dict[date, str]
+    adopted: list[date]
+    epoch: int
+    owner: str
 
 
 @contextmanager
-def _locked(warehouse: Warehouse) -> Iterator[None]:
-    path = location.of(warehouse).state_dir / LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        yield  # closing the file releases the lock, and so does the death of this process
+def normalizing(
+    warehouse: Warehouse,
+    dates: Iterable[date],
+    owner: str | None = None,
+    alive: Alive | None = None,
+) -> Iterator[Normalizing]:
+    """Claim `dates` plus every landing date a dead run left half-normalized or requested and
+    never claimed; yield the claim.
 
-
-def update(warehouse: Warehouse, change: Callable[[Ledger], None]) -> Ledger:
-    """Read, change and atomically replace the ledger, under the lock."""
-    with _locked(warehouse):
-        ledger = read(warehouse)
-        change(ledger)
-        path = location.of(warehouse).state_dir / LEDGER_FILE
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        with open(tmp, "w") as fh:
-            fh.write(ledger.to_json())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        return ledger
-
-
-def _alive(warehouse: Warehouse, owner: str) -> bool:
-    """An owner is alive while its process holds the lock on its owner file."""
-    path = location.of(warehouse).state_dir / OWNERS_DIR / f"{owner}.lock"
-    if not path.exists():
-        return False
-    with open(path, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        return False
-
-
-@contextmanager
-def normalizing(warehouse: Warehouse, dates: Iterable[date]) -> Iterator[list[date]]:
-    """Claim `dates` plus every landing date an earlier run abandoned mid-normalize; yield them.
-
-    The caller normalizes what it is given, then calls `normalized`. While it works, its owner
-    lock is held, so no other run takes its dates over; if it dies, the lock goes with it and
-    the next run adopts its entries. A date that a live run is normalizing right now is left to
-    that run (it will hand the date on to the hourly step itself).
+    A date whose claim belongs to a live run is left to that run (it hands the date on to the
+    hourly step itself), and so is a date a live run requested; every other one is claimed under
+    one new epoch, and its request is settled. The caller normalizes `dates`, commits with the
+    epoch, then calls `normalized`. Without `owner`/`alive` (tests, benchmarks) the owner is
+    this process and only this process's claims count as alive.
     """
-    owner = uuid.uuid4().hex
-    owners = location.of(warehouse).state_dir / OWNERS_DIR
-    owners.mkdir(parents=True, exist_ok=True)
-    lock_path = owners / f"{owner}.lock"
-    with open(lock_path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        wanted = set(dates)
-        dead: set[str] = set()
+    own = owner or _process_owner()
+    is_alive = alive or claimed_here
+    wanted = set(dates)
+    _LIVE.add(own)
+    try:
+        found: dict[str, Normalizing] = {}
 
-        def claim(ledger: Ledger) -> None:
-            for day, holder in ledger.normalize.items():
-                if holder != owner and not _alive(warehouse, holder):
-                    wanted.add(day)
-                    dead.add(holder)
-            ledger.normalize.update(dict.fromkeys(wanted, owner))
+        def take(ledger: Ledger, epoch: int) -> None:
+            left = {
+                d: c.owner
+                for d, c in ledger.normalize.items()
+                if d in wanted and c.owner != own and is_alive(c.owner)
+            }
+            abandoned = [*ledger.normalize.items(), *ledger.requested.items()]
+            adopted = sorted(
+                {
+                    d
+                    for d, c in abandoned
+                    if d not in wanted and c.owner != own and not is_alive(c.owner)
+                }
+            )
+            todo = sorted((wanted - set(left)) | set(adopted))
+            for day in todo:
+                ledger.normalize[day] = Claim(own, epoch)
+            for day in [*todo, *left]:
+                ledger.requested.pop(day, None)
+            found["claim"] = Normalizing(todo, left, adopted, epoch, own)
 
-        update(warehouse, claim)
-        for holder in dead:
-            (owners / f"{holder}.lock").unlink(missing_ok=True)
-        try:
-            yield sorted(wanted)
-        finally:
-            lock_path.unlink(missing_ok=True)
+        update(warehouse, take)
+        yield found["claim"]
+    finally:
+        _LIVE.discard(own)
 
 
-def normalized(warehouse: Warehouse, dates: Iterable[date]) -> None:
-    """`dates` are fully normalized: the hourly step owes them now."""
-    done = set(dates)
+def normalized(warehouse: Warehouse, claim: Normalizing) -> None:
+    """The claim's dates are fully normalized: the hourly step owes them now. A date whose
+    claim was taken over meanwhile is left to the run that took it (it hands it on)."""
 
-    def hand_on(ledger: Ledger) -> None:
-        for day in done:
-            ledger.normalize.pop(day, None)
-        ledger.hourly |= done
+    def hand_on(ledger: Ledger, _epoch: int) -> None:
+        for day in claim.dates:
+            held = ledger.normalize.get(day)
+            if held is not None and held.epoch == claim.epoch:
+                del ledger.normalize[day]
+                ledger.hourly[day] = claim.epoch
 
     update(warehouse, hand_on)
+
+
+def without(owed: dict[date, int], done: dict[date, int]) -> dict[date, int]:
+    """`owed` minus the entries a step finished: those still carrying the epoch it read."""
+    return {d: e for d, e in owed.items() if done.get(d) != e}

@@ -1,17 +1,17 @@
 """Where a warehouse lives: a local folder or an object-store prefix (`s3://bucket/prefix`).
 
 Declared once, used by every module that takes a warehouse: `of()` turns a flag, an environment
-value or a `Path` into a `Location`. Delta Lake (delta-rs) reaches either kind by URI; the few
-plain objects beside the tables (`manifest.json`, `manifests/<n>.json`) go through a pyarrow
-filesystem for the same URI. Credentials, endpoint and region come from the standard `AWS_*`
-variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
+value or a `Path` into a `Location`. Delta Lake (delta-rs) reaches either kind by URI; the one
+plain object beside the tables (`manifest.json`) goes through a pyarrow filesystem for the same
+URI. Credentials, endpoint and region come from the standard `AWS_*` variables
+(`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
 `AWS_ALLOW_HTTP=true` for a plain-http store on loopback), so nothing secret is ever in a URI.
 
-The run-state (ledger and locks, metrics/warehouse/ledger.py) stays on the run host: for a local
-warehouse it is `<warehouse>/state/` as before; for an object store it is a local folder,
-`$METRICS_STATE_DIR` (default `.metrics_state/<bucket>/<prefix>` under the working directory).
-Why: the ledger's guarantees rest on `flock`, which dies with its process; an object store has
-no lock that does. See docs/specification.md ("Decisions where the contract is silent").
+Nothing of a warehouse lives on a run host: the run state is control tables inside the warehouse
+(metrics/warehouse/control.py). On an object store, Delta commits are safe between hosts only
+because each one is a put-if-absent (`If-None-Match: *`), so a warehouse refuses to open while
+`AWS_S3_ALLOW_UNSAFE_RENAME` is set: with it, delta-rs would commit by a plain rename that two
+writers can both win, losing one of the commits.
 """
 
 from __future__ import annotations
@@ -26,8 +26,12 @@ import pyarrow.fs as pafs
 
 from metrics import config, objects
 
-STATE_ENV = "METRICS_STATE_DIR"
 SCHEMES = objects.SCHEMES
+UNSAFE_RENAME_ENV = "AWS_S3_ALLOW_UNSAFE_RENAME"
+
+
+class UnsafeCommits(ValueError):
+    """An object-store warehouse asked to commit without put-if-absent."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,13 @@ class Location:
         that are set (delta-rs reads the same names; passing them pins what a run saw)."""
         if self.is_local:
             return {}
+        if os.environ.get(UNSAFE_RENAME_ENV, "").strip().lower() not in ("", "false", "0"):
+            raise UnsafeCommits(
+                f"{UNSAFE_RENAME_ENV} is set: Delta commits to {self.uri} would then be plain "
+                "renames, and two runs committing at once could both succeed and lose one of "
+                f"the commits. Unset {UNSAFE_RENAME_ENV}; commits use conditional puts "
+                "(If-None-Match), which AWS S3, MinIO, SeaweedFS and R2 honour."
+            )
         names = (
             "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY",
@@ -127,16 +138,6 @@ class Location:
         fs, base = self.filesystem()
         infos = fs.get_file_info(pafs.FileSelector(f"{base}/{folder}", allow_not_found=True))
         return sorted(i.base_name for i in infos if i.type == pafs.FileType.File)
-
-    @property
-    def state_dir(self) -> Path:
-        """The local folder that holds `state/` (ledger and locks) for this warehouse."""
-        if self.is_local:
-            return self.path
-        configured = os.environ.get(STATE_ENV)
-        if configured:
-            return Path(configured).resolve()
-        return (Path(".metrics_state") / self.uri.split("://", 1)[1]).resolve()
 
 
 Warehouse = Location | str | os.PathLike[str]

@@ -4,10 +4,12 @@ A Delta overwrite removes files from the log but leaves them on storage, so that
 older version still finds them; they are deleted here, once no version worth keeping names them.
 The versions kept are those of every manifest published within the retention (default 7 days,
 `METRICS_RETENTION_DAYS`), and always those of the current manifest, however old: the one the
-read function and `metrics.duckdb` answer from. Manifests older than the retention are dropped
-first (time travel reaches back exactly as far as the retention), then each table is vacuumed
-with the delta-rs retention (files removed from the log longer ago than the retention) and
-`keep_versions` naming every version a kept manifest names.
+read function and `metrics.duckdb` answer from. Publications older than the retention are
+dropped from the `manifests` control table first (time travel reaches back exactly as far as
+the retention), then each table is vacuumed with the delta-rs retention (files removed from the
+log longer ago than the retention) and `keep_versions` naming every version a kept manifest
+names. The control tables themselves are vacuumed with the same retention: only their newest
+version is ever read.
 
 Compaction rewrites a partition's files into fewer, larger ones in a new version with the same
 rows (delta-rs `optimize.compact`, data_change=false), then publishes a new manifest naming the
@@ -23,10 +25,14 @@ from datetime import UTC, datetime, timedelta
 
 from metrics.model import tables
 from metrics.warehouse import location, storage
+from metrics.warehouse import manifest as published
 from metrics.warehouse.location import Warehouse
 
 RETENTION_ENV = "METRICS_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 7.0
+# A run reads the newest version of a control table and then its file: never vacuum a control
+# table's replaced files sooner than this, whatever the retention, so no reader loses its file.
+CONTROL_RETENTION_HOURS = 1
 
 
 def retention(days: float | None = None) -> timedelta:
@@ -52,21 +58,22 @@ def _kept_manifests(
     warehouse: Warehouse, keep: timedelta, now: datetime
 ) -> tuple[list[int], list[int]]:
     """(kept, dropped) manifest numbers: within the retention, plus the current one."""
-    current = storage.read_manifest(warehouse).get("version")
+    current = published.read(warehouse).get("version")
     kept: list[int] = []
     dropped: list[int] = []
-    for number in storage.manifest_numbers(warehouse):
-        published = datetime.fromisoformat(storage.read_manifest(warehouse, number)["published_at"])
-        (kept if number == current or now - published <= keep else dropped).append(number)
+    for manifest in published.history(warehouse):
+        number, at = manifest["version"], datetime.fromisoformat(manifest["published_at"])
+        (kept if number == current or now - at <= keep else dropped).append(number)
     return kept, dropped
 
 
 def protected_versions(warehouse: Warehouse, manifests: list[int]) -> dict[str, set[int]]:
     """Every table version that the given manifests, or the current one, name."""
     named: dict[str, set[int]] = {}
+    wanted = set(manifests)
     for manifest in [
-        storage.read_manifest(warehouse),
-        *(storage.read_manifest(warehouse, n) for n in manifests),
+        published.read(warehouse),
+        *(m for m in published.history(warehouse) if m["version"] in wanted),
     ]:
         for table, version in manifest.get("tables", {}).items():
             named.setdefault(table, set()).add(int(version))
@@ -98,20 +105,21 @@ def maintain(
         if result.compacted:
             versions = storage.current_versions(loc)
             storage.rebuild_views(loc, versions)
-            result.published = storage.write_manifest(loc, versions, now=now)["version"]
+            result.published = published.publish(loc, versions, "maintenance", now)["version"]
     kept, dropped = _kept_manifests(loc, keep, now)
     result.manifests_kept, result.manifests_dropped = kept, dropped
     named = protected_versions(loc, kept)
     if not dry_run:
-        for number in dropped:
-            loc.delete(f"{storage.MANIFESTS_DIR}/{number:08d}.json")
+        published.drop(loc, dropped)
     hours = int(keep.total_seconds() // 3600)
-    for entry in tables.TABLES:
+    for entry in (*tables.TABLES, *tables.CONTROL_TABLES):
         dt = storage.open_table(loc, entry)
         if dt is None:
             continue
         gone = dt.vacuum(
-            retention_hours=hours,
+            retention_hours=max(hours, CONTROL_RETENTION_HOURS)
+            if entry.folder == "control"
+            else hours,
             dry_run=dry_run,
             enforce_retention_duration=False,
             keep_versions=sorted(named.get(entry.name, set())),

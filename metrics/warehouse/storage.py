@@ -1,55 +1,64 @@
-"""The warehouse: one Delta Lake table per registry table, the manifest, and a DuckDB views file.
+"""The warehouse: one Delta Lake table per registry table, and a DuckDB views file.
 
 Every table lives at `<warehouse>/tables/<table>/` (hive-partitioned Parquet plus `_delta_log/`),
-on a local disk or under `s3://…` (metrics/warehouse/location.py). The one writer is `Batch`:
-a step stages one Parquet file per partition it rewrites (so memory is bounded by a partition,
-not by the batch) and commits them all as ONE Delta transaction that overwrites exactly the
-partitions it names (the partition-filter form of a predicate overwrite, `replaceWhere`). A
+on a local disk or under `s3://…` (metrics/warehouse/location.py); the run state's own control
+tables at `<warehouse>/control/<table>/`. The one writer is `Batch`: a step stages one Parquet
+file per partition it rewrites (so memory is bounded by a partition, not by the batch) and
+commits them all as ONE Delta transaction that overwrites exactly the partitions it names. A
 reader sees all of a step's partitions or none; a writer killed before its commit leaves the
 previous version in place and only unreferenced files, which no reader lists and the
 maintenance vacuum removes.
 
+Each commit of a step that holds a claim (metrics/warehouse/ledger.py) carries one Delta
+application transaction per partition it replaces, `<table>/<key>=<value>` at the claim's epoch.
+That does three things Delta alone would not (each checked against delta-rs 1.6):
+
+* two commits replacing the same partition always conflict, even a partition that did not exist
+  yet (without it, two writers of a new partition would both succeed and double its rows);
+* a writer whose claim was superseded (its partition already carries a newer epoch) is fenced:
+  it stops with `Fenced` instead of overwriting newer rows with older ones;
+* a commit that already landed is recognised on retry, so it is never made twice.
+
+Commits that conflict only because delta-rs treats the replaced partitions as a read of the
+whole table (a concurrent commit to *other* partitions) are simply retried on the new version;
+retries are bounded, so no writer waits forever.
+
 Readers go through the log, never a glob: files an overwrite removed stay on storage until they
 are vacuumed, so a glob would count them twice. `scan(..., versions=)` reads the table versions
 a manifest names (metrics/serve reads exactly those); without `versions` it reads the newest
-commit, which is what the write path wants.
-
-`manifest.json`, written last by every run, names the version of every table and a warehouse
-version number; each one is also kept as `manifests/<n>.json`, the history that time travel
-(`metrics query --version`) and vacuum's retention read. DuckDB holds one writer per file and
-locks out readers in other processes, so local `metrics.duckdb` only holds views over the
-explicit Parquet files of the manifest's versions, rebuilt aside and swapped in with
-`os.replace`; plain DuckDB opens it without extensions.
+commit, which is what the write path wants. DuckDB holds one writer per file and locks out
+readers in other processes, so local `metrics.duckdb` only holds views over the explicit Parquet
+files of the published versions, rebuilt aside and swapped in with `os.replace`; plain DuckDB
+opens it without extensions.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from types import TracebackType
-from typing import Any
 
-import duckdb
 import polars as pl
 import pyarrow as pa
-from deltalake import DeltaTable, Schema
-from deltalake.exceptions import TableNotFoundError
-from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
+from deltalake import CommitProperties, DeltaTable, Transaction
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.transaction import AddAction, RemoveAction
 
 from metrics.model import tables
 from metrics.model.tables import Table
 from metrics.warehouse import location
 from metrics.warehouse.location import Location, Warehouse
 
-TABLES_DIR = "tables"
+TABLES_DIR = tables.TABLES_FOLDER
 DUCKDB_FILE = "metrics.duckdb"
-MANIFEST_FILE = "manifest.json"
-MANIFESTS_DIR = "manifests"
+COMMIT_ATTEMPTS = 20
+COMMIT_BACKOFF_SECONDS = (0.05, 2.0)  # first and longest wait between attempts, before jitter
 OBSERVATION_TABLES = tuple(t.name for t in tables.OBSERVATIONS)
 
 # Hive keys that are dates, so DuckDB and polars read them as DATE, not strings.
@@ -64,7 +73,8 @@ def _entry(table: Table | str) -> Table:
 
 def table_uri(warehouse: Warehouse, table: Table | str) -> str:
     """Where an analyst points `pl.scan_delta`, `deltalake.DeltaTable` or `delta_scan`."""
-    return location.of(warehouse).join(TABLES_DIR, _entry(table).name)
+    entry = _entry(table)
+    return location.of(warehouse).join(entry.folder, entry.name)
 
 
 def _arrow_type(dtype: pl.DataType) -> pa.DataType:
@@ -140,7 +150,7 @@ def stage(warehouse: Warehouse, table: Table | str, value: str | None, df: pl.Da
     folder = f"{key}={value}/" if key else ""
     relative = f"{folder}part-{uuid.uuid4().hex}.zstd.parquet"
     fs, base = loc.filesystem()
-    path = f"{base}/{TABLES_DIR}/{entry.name}/{relative}"
+    path = f"{base}/{entry.folder}/{entry.name}/{relative}"
     if loc.is_local:
         os.makedirs(os.path.dirname(path), exist_ok=True)
     with fs.open_output_stream(path) as out:
@@ -156,6 +166,57 @@ def stage(warehouse: Warehouse, table: Table | str, value: str | None, df: pl.Da
     return Staged(entry.name, value, action, frame.height)
 
 
+class Fenced(RuntimeError):
+    """A commit refused because a newer claim has written one of its partitions since: the
+    writer's claim was taken over (its run was judged dead), and its rows may be older."""
+
+
+def app_id(table: Table | str, value: str | None) -> str:
+    """The Delta application id of one partition of a table (the table, when unpartitioned)."""
+    entry = _entry(table)
+    return f"{entry.name}/{entry.partition_key}={value}" if entry.partition_key else entry.name
+
+
+def create_table(
+    warehouse: Warehouse, table: Table | str, configuration: Mapping[str, str] | None = None
+) -> DeltaTable:
+    """The table, created empty if it does not exist yet. Creation is its own commit, so that
+    the first rows, like every later ones, go through the fenced, conflict-checked overwrite.
+    Hosts may race to create it: whoever loses (an existing table, or a lost put-if-absent of
+    version 0) opens the winner's."""
+    loc, entry = location.of(warehouse), _entry(table)
+    found = open_table(loc, entry)
+    if found is not None:
+        return found
+    try:
+        return DeltaTable.create(
+            table_uri(loc, entry),
+            arrow_schema(entry),
+            partition_by=[entry.partition_key] if entry.partition_key else None,
+            mode="ignore",
+            configuration=dict(configuration) if configuration else None,
+            storage_options=loc.storage_options() or None,
+        )
+    except Exception:
+        found = open_table(loc, entry)
+        if found is None:
+            raise
+        return found
+
+
+def _newest_commit(dt: DeltaTable, key: str, value: str) -> int | None:
+    """The newest version whose commit metadata has `key` = `value`. It is nearly always the
+    newest commit or the one before, and every commit read is a round trip on an object store,
+    so the log is read back a little at a time."""
+    for depth in (2, 10, 50):
+        for commit in dt.history(limit=depth):
+            if commit.get(key) == value:
+                return int(commit["version"])
+        if depth > dt.version():
+            break
+    return None
+
+
 class Batch:
     """One Delta commit replacing some partitions of one table (or all of an unpartitioned one).
 
@@ -163,13 +224,25 @@ class Batch:
     another process); `drop(value)` names a partition to empty; leaving the `with` block commits
     them all, or, on an exception, commits nothing (the previous version stays). Nothing staged
     is visible before the commit.
+
+    `epoch` is the claim the writing step holds (metrics/warehouse/ledger.py `claim`), `run` the
+    run that holds it; with an epoch the commit is fenced and idempotent (module docstring).
+    Writers without a claim (tests, fixtures) pass none.
     """
 
-    def __init__(self, warehouse: Warehouse, table: Table | str) -> None:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        table: Table | str,
+        epoch: int | None = None,
+        run: str | None = None,
+    ) -> None:
         self.location = location.of(warehouse)
         self.table = _entry(table)
         self.uri = table_uri(self.location, self.table)
         self.key = self.table.partition_key
+        self.epoch = epoch
+        self.run = run
         self.actions: list[AddAction | RemoveAction] = []
         self.values: set[str] = set()
         self.bytes = 0
@@ -195,35 +268,73 @@ class Batch:
         """Empty partition `value` in this commit (a rebuild no longer produces it)."""
         self.values.add(value)
 
+    def _apps(self) -> list[str]:
+        if not self.key:
+            return [app_id(self.table, None)]
+        return [app_id(self.table, v) for v in sorted(self.values)]
+
+    def _check_fence(self, current: DeltaTable) -> bool:
+        """True when this commit already landed (a retry after an unclear failure); raise
+        `Fenced` when a newer claim wrote one of the partitions."""
+        if self.epoch is None:
+            return False
+        seen = {app: current.transaction_version(app) for app in self._apps()}
+        newer = {app: v for app, v in seen.items() if v is not None and v > self.epoch}
+        if newer:
+            app, epoch = next(iter(sorted(newer.items())))
+            raise Fenced(
+                f"{self.uri}: partition {app} was written under claim {epoch}, newer than this "
+                f"writer's {self.epoch}: another run took this work over (this run was judged "
+                "dead, or a newer run claimed the same dates). Nothing was committed; the "
+                "newer run's rows stand. Re-run this landing date if that run failed too."
+            )
+        return all(v == self.epoch for v in seen.values())
+
     def commit(self) -> int | None:
-        """Publish the staged partitions as one version; None when there was nothing to do."""
+        """Publish the staged partitions as one version (its number); None when there was
+        nothing to do. Conflicts are retried on the newer version, a bounded number of times."""
         if self.key and not self.values:
             return None
         schema = arrow_schema(self.table)
         partition_by = [self.key] if self.key else None
-        current = open_table(self.location, self.table)
-        if current is None:
-            create_table_with_add_actions(
-                self.uri,
-                Schema.from_arrow(schema),
-                [a for a in self.actions if isinstance(a, AddAction)],
-                mode="append",
-                partition_by=partition_by,
-                storage_options=self.location.storage_options() or None,
-            )
-        else:
-            filters = [(self.key, "in", sorted(self.values))] if self.key else None
-            current.create_write_transaction(
-                self.actions,
-                mode="overwrite",
-                schema=schema,
-                partition_by=partition_by,
-                partition_filters=filters,
-            )
-        table = open_table(self.location, self.table)
-        assert table is not None  # committed just now
-        self.version = table.version()
-        return self.version
+        filters = [(self.key, "in", sorted(self.values))] if self.key else None
+        token = uuid.uuid4().hex
+        metadata: dict[str, str] = {"metrics.commit": token}
+        if self.epoch is not None:
+            metadata["metrics.epoch"] = str(self.epoch)
+        if self.run is not None:
+            metadata["metrics.run"] = self.run
+        apps = (
+            [Transaction(a, self.epoch) for a in self._apps()] if self.epoch is not None else None
+        )
+        properties = CommitProperties(custom_metadata=metadata, app_transactions=apps)
+        pause, longest = COMMIT_BACKOFF_SECONDS
+        for _ in range(COMMIT_ATTEMPTS):
+            current = create_table(self.location, self.table)
+            if self._check_fence(current):
+                self.version = current.version()
+                return self.version
+            try:
+                current.create_write_transaction(
+                    self.actions,
+                    mode="overwrite",
+                    schema=schema,
+                    partition_by=partition_by,
+                    partition_filters=filters,
+                    commit_properties=properties,
+                )
+            except CommitFailedError:
+                time.sleep(pause * (0.5 + random.random()))
+                pause = min(longest, pause * 2)
+                continue
+            current.update_incremental()  # the snapshot, moved on to our commit (and any after)
+            found = _newest_commit(current, "metrics.commit", token)
+            self.version = current.version() if found is None else found
+            return self.version
+        raise CommitFailedError(
+            f"{self.uri}: the commit conflicted with other writers {COMMIT_ATTEMPTS} times in a "
+            "row; nothing was committed. Run again once the other runs have finished."
+        )
 
     def __enter__(self) -> Batch:
         return self
@@ -244,12 +355,21 @@ def write_partition(
     df: pl.DataFrame,
     key: str | None = None,
     value: str | None = None,
-) -> tuple[str, int]:
+    epoch: int | None = None,
+    run: str | None = None,
+) -> int | None:
     """Replace one partition (or the whole unpartitioned table) with `df`, as one commit;
-    return the table's URI and the bytes written."""
-    with Batch(warehouse, table) as batch:
-        size = batch.put(value, df)
-    return batch.uri, size
+    return the version committed."""
+    with Batch(warehouse, table, epoch, run) as batch:
+        batch.put(value, df)
+    return batch.version
+
+
+def committed_by(warehouse: Warehouse, table: Table | str, run: str) -> int | None:
+    """The newest version of `table` that `run` committed (from the commit's own metadata, so
+    the Delta log itself says which run made which version), None if it made none lately."""
+    dt = open_table(warehouse, table)
+    return None if dt is None else _newest_commit(dt, "metrics.run", run)
 
 
 def partition_values(
@@ -342,10 +462,12 @@ def read(
     return (frame.select(list(columns)) if columns is not None else frame).collect()
 
 
-def current_versions(warehouse: Warehouse) -> dict[str, int]:
-    """The newest committed version of every table that has one."""
+def current_versions(
+    warehouse: Warehouse, among: Iterable[Table] = tables.TABLES
+) -> dict[str, int]:
+    """The newest committed version of every table (of `among`) that has one."""
     found = {}
-    for entry in tables.TABLES:
+    for entry in among:
         dt = open_table(warehouse, entry)
         if dt is not None:
             found[entry.name] = dt.version()
@@ -381,6 +503,9 @@ def rebuild_views(warehouse: Warehouse, versions: Versions | None = None) -> str
     loc.path.mkdir(parents=True, exist_ok=True)
     final = loc.path / DUCKDB_FILE
     tmp = loc.path / f".{DUCKDB_FILE}.{uuid.uuid4().hex}.tmp"
+    # Imported here: every spawned normalize worker imports this module, only views need DuckDB.
+    import duckdb
+
     try:
         con = duckdb.connect(str(tmp))
         try:
@@ -417,43 +542,3 @@ def as_of(warehouse: Warehouse, versions: Versions | None = None) -> str | None:
         return None
     aware = latest if latest.tzinfo else latest.replace(tzinfo=UTC)
     return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def read_manifest(warehouse: Warehouse, number: int | None = None) -> dict[str, Any]:
-    """`manifest.json` (or the kept `manifests/<number>.json`), or `{}` before the first run."""
-    loc = location.of(warehouse)
-    name = MANIFEST_FILE if number is None else f"{MANIFESTS_DIR}/{number:08d}.json"
-    text = loc.read_text(name)
-    return json.loads(text) if text else {}
-
-
-def manifest_numbers(warehouse: Warehouse) -> list[int]:
-    """The warehouse versions whose manifest is kept, oldest first."""
-    names = location.of(warehouse).list(MANIFESTS_DIR)
-    return sorted(int(n.removesuffix(".json")) for n in names if n.removesuffix(".json").isdigit())
-
-
-def write_manifest(
-    warehouse: Warehouse, versions: Versions | None = None, now: datetime | None = None
-) -> dict[str, Any]:
-    """Publish the manifest last: the newest version of every table, a warehouse version one
-    above the last, `as_of`, and when it was published. Kept first as `manifests/<n>.json`
-    (history for time travel), then swapped in as `manifest.json`, which long-lived readers
-    watch."""
-    loc = location.of(warehouse)
-    versions = dict(current_versions(loc) if versions is None else versions)
-    previous = read_manifest(loc)
-    number = int(previous.get("version") or 0)
-    if previous.get("tables") == versions:
-        return previous  # nothing committed since: same state, same number
-    stamp = (now or datetime.now(UTC)).astimezone(UTC)
-    manifest: dict[str, Any] = {
-        "version": number + 1,
-        "tables": versions,
-        "as_of": as_of(loc, versions),
-        "published_at": stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-    }
-    text = json.dumps(manifest, indent=2, sort_keys=True)
-    loc.write_text(f"{MANIFESTS_DIR}/{number + 1:08d}.json", text)
-    loc.write_text(MANIFEST_FILE, text)
-    return manifest

@@ -51,6 +51,17 @@ def test_values_satisfy_the_deployment_schema() -> None:
         (("postgresql", "enabled"), True),
         (("dagster-user-deployments", "deployments", 0, "envSecrets"), []),
         (("runLauncher", "config", "k8sRunLauncher", "imagePulPolicy"), "Always"),
+        (("dagsterDaemon", "runMonitoring", "enabled"), False),
+        (
+            (
+                "dagsterDaemon",
+                "runCoordinator",
+                "config",
+                "queuedRunCoordinator",
+                "tagConcurrencyLimits",
+            ),
+            [{"key": "dagster/backfill", "limit": 8}],
+        ),
     ],
 )
 def test_the_schema_refuses_a_broken_deployment(tmp_path: Path, path: tuple, value: Any) -> None:
@@ -119,7 +130,62 @@ def test_run_pods_get_the_pools_of_the_postgres_instance() -> None:
     instance = yaml.safe_load((ROOT / "pipelines" / "dagster.postgres.yaml").read_text())
     extra = _values()["additionalInstanceConfig"]
     assert extra["concurrency"]["pools"] == instance["concurrency"]["pools"]
+    daemon = _values()["dagsterDaemon"]
+    queued = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
+    per_date = [t for t in queued["tagConcurrencyLimits"] if t["key"] == "dagster/partition"]
+    assert per_date == [
+        t
+        for t in instance["concurrency"]["runs"]["tag_concurrency_limits"]
+        if t["key"] == "dagster/partition"
+    ]
+    assert daemon["runMonitoring"]["enabled"] and "run_monitoring" not in extra  # one block
+    assert (
+        daemon["runMonitoring"]["freeSlotsAfterRunEndSeconds"]
+        == instance["run_monitoring"]["free_slots_after_run_end_seconds"]
+    )
+    assert _values()["runLauncher"]["type"] == "K8sRunLauncher"
     assert (
         instance["storage"]["postgres"]["postgres_db"]["scheme"]
         == (_values()["postgresql"]["postgresqlScheme"])
     )
+
+
+# How the chart turns its daemon keys into the instance's dagster.yaml (its
+# templates/configmap-instance.yaml and helpers/instance/_run-coordinator.tpl).
+_RUN_MONITORING = {
+    "enabled": "enabled",
+    "startTimeoutSeconds": "start_timeout_seconds",
+    "cancelTimeoutSeconds": "cancel_timeout_seconds",
+    "pollIntervalSeconds": "poll_interval_seconds",
+    "maxResumeRunAttempts": "max_resume_run_attempts",
+    "freeSlotsAfterRunEndSeconds": "free_slots_after_run_end_seconds",
+}
+
+
+def _rendered_instance(values: dict[str, Any]) -> dict[str, Any]:
+    daemon = values["dagsterDaemon"]
+    monitoring = {_RUN_MONITORING[k]: v for k, v in daemon["runMonitoring"].items()}
+    return {"run_monitoring": monitoring, **values["additionalInstanceConfig"]}
+
+
+def test_the_instance_the_chart_renders_is_valid_dagster_config() -> None:
+    """Dagster's own config schemas accept what the values make of the instance: the run
+    monitoring that frees a dead pod's slots, the pools, and the run queue's limits."""
+    from dagster._core.instance.config import dagster_instance_config_schema, validate_config
+    from dagster._core.run_coordinator.queued_run_coordinator import QueuedRunCoordinator
+
+    values = _values()
+    instance = _rendered_instance(values)
+    checked = validate_config(dagster_instance_config_schema(), instance)
+    assert checked.success, checked.errors
+    queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    coordinator = validate_config(
+        QueuedRunCoordinator.config_type(),
+        {
+            "max_concurrent_runs": queued["maxConcurrentRuns"],
+            "tag_concurrency_limits": queued["tagConcurrencyLimits"],
+        },
+    )
+    assert coordinator.success, coordinator.errors
+    misspelt = dict(instance, run_monitoring={**instance["run_monitoring"], "free_slots": 30})
+    assert not validate_config(dagster_instance_config_schema(), misspelt).success

@@ -26,7 +26,7 @@ import pytest
 
 from metrics import faults
 from metrics.ingest.normalize import landing_dates
-from metrics.warehouse import ledger, storage
+from metrics.warehouse import ledger, manifest
 from tests.helpers.pipeline import make_landing, run, table_digests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +85,7 @@ def zone(tmp_path_factory: pytest.TempPathFactory) -> Zone:
 
 def _published(warehouse: Path) -> dict[str, str]:
     """Digests of the table versions the manifest names: what a reader answers from."""
-    return table_digests(warehouse, storage.read_manifest(warehouse)["tables"])
+    return table_digests(warehouse, manifest.read(warehouse)["tables"])
 
 
 def _crash_in_process(zone: Zone, warehouse: Path, day: date, fault: str) -> None:
@@ -108,7 +108,7 @@ def _assert_converged(zone: Zone, warehouse: Path, last: date) -> None:
     assert sorted(got) == sorted(expected), "a table partition is missing or extra"
     differ = [path for path, digest in got.items() if expected[path] != digest]
     assert not differ, f"partitions differ from a clean run: {differ[:5]}"
-    assert ledger.read(warehouse).settled, ledger.read(warehouse).to_json()
+    assert ledger.read(warehouse).settled, ledger.read(warehouse).describe()
 
 
 @pytest.mark.xdist_group("faults_same")

