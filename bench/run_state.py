@@ -9,11 +9,14 @@ before (`--before-tree`), interleaved so that the pairs share the machine's stat
 
     before-local, local, before-s3, s3
 
+(`--sides` takes any order, a side repeated included, each time into a new warehouse: the
+figures in BENCHMARKS.md are from that order and then its mirror.)
+
 Each side is `bench/delta_warehouse.py`'s: the CLI backfill (wall, CPU and peak RSS of the
 process tree), the nightly of the last landing date, then a fresh reader's connect and query
 latency.
 
-    python bench/run_state.py --raw /tmp/bench_raw --before-tree /tmp/wt-main
+    python bench/run_state.py --raw /tmp/bench_raw --before-tree <worktree of main before the change>
 """
 
 from __future__ import annotations
@@ -49,12 +52,13 @@ def main() -> None:
     from tests.helpers.object_store import running_object_store
 
     with running_object_store(args.work / "s3server", bucket="bench-state") as server:
-        for side in args.sides.split(","):
+        for index, side in enumerate(args.sides.split(",")):
             remote = side.endswith("s3")
             env = dict(before_env if side.startswith("before") else base_env)
             if remote:
                 env |= server.env
-            warehouse = server.uri(side) if remote else str(args.work / side)
+            place = f"{index}-{side}"  # a new warehouse each time a side repeats
+            warehouse = server.uri(place) if remote else str(args.work / place)
             if side.startswith("before"):
                 results.append(measure_in(tree, side, args.raw, warehouse, env, args.queries))
             else:
