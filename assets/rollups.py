@@ -104,28 +104,24 @@ def _description(table: Table) -> str:
 def hourly_and_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Recompute posts with new observations, then rewrite the buckets they touched.
 
-    What is recomputed is what the ledger owes, not the run's own partitions: this run's
-    normalize step handed its dates on to this step, and a date another run's step already
-    folded (runs overlapping on several hosts) is not folded twice."""
+    What is recomputed is the run's own partitions plus what the ledger owes. The own dates
+    are folded even when another run's step already folded them: that step may have read the
+    `posts` table before this run's `posts` step added the posts first seen on these dates, and
+    only this run's step, after its own `posts` step, is sure to see them."""
     own = [date.fromisoformat(k) for k in context.partition_keys]
     run = context.run.run_id
     epoch = refresh.claim(warehouse.warehouse, run)  # after the pool slot, before any read
-    hourly = refresh.refresh_post_hourly(warehouse.warehouse, [], epoch, run)
+    hourly = refresh.refresh_post_hourly(warehouse.warehouse, own, epoch, run)
     if extra := sorted(set(hourly.landing) - set(own)):
         context.log.warning(
             "post_hourly: also folding in landing dates other runs normalized and left owed: "
             + ", ".join(d.isoformat() for d in extra)
         )
-    if done := sorted(set(own) - set(hourly.landing)):
-        context.log.info(
-            "post_hourly: already folded by another run's step: "
-            + ", ".join(d.isoformat() for d in done)
-        )
     context.log.info(
         f"post_hourly: {hourly.posts_recomputed} posts recomputed "
         f"({hourly.posts_read_in_full} read in full), {len(hourly.days_rewritten)} days rewritten"
     )
-    rolled = refresh.refresh_rollups(warehouse.warehouse, [], epoch, run, hourly.inputs)
+    rolled = refresh.refresh_rollups(warehouse.warehouse, own, epoch, run, hourly.inputs)
     context.log.info(
         "rollups: "
         + ("full rebuild (catalog changed), " if rolled.full_rebuild else "")

@@ -16,7 +16,7 @@ Each side is `bench/delta_warehouse.py`'s: the CLI backfill (wall, CPU and peak 
 process tree), the nightly of the last landing date, then a fresh reader's connect and query
 latency.
 
-    python bench/run_state.py --raw /tmp/bench_raw --before-tree <worktree of main before the change>
+    python bench/run_state.py --raw /tmp/bench_raw --before-tree <worktree of main before>
 """
 
 from __future__ import annotations
